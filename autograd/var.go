@@ -1,0 +1,62 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/metacnn/metacnn/tensor"
+)
+
+// Var is a value in a computation together with its gradient.
+type Var struct {
+	// Value is the forward value. Ops never modify the Value of their inputs.
+	Value *tensor.Tensor
+	// Grad is d(loss)/d(Value), the same shape as Value, or nil when no
+	// gradient has reached this variable.
+	Grad *tensor.Tensor
+
+	requiresGrad bool
+}
+
+// NewVar wraps t as a leaf variable. Leaves with requiresGrad set
+// (parameters) receive gradients from Backward.
+func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
+	return &Var{Value: t, requiresGrad: requiresGrad}
+}
+
+// Param wraps t as a leaf that requires a gradient.
+func Param(t *tensor.Tensor) *Var { return NewVar(t, true) }
+
+// Const wraps t as a leaf that needs no gradient (inputs, targets).
+func Const(t *tensor.Tensor) *Var { return NewVar(t, false) }
+
+// RequiresGrad reports whether gradients flow to this variable.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad turns gradient tracking of a leaf on or off (freezing).
+func (v *Var) SetRequiresGrad(b bool) { v.requiresGrad = b }
+
+// Detach returns a new leaf sharing v's value that needs no gradient.
+func (v *Var) Detach() *Var { return &Var{Value: v.Value} }
+
+// ZeroGrad drops the accumulated gradient.
+func (v *Var) ZeroGrad() { v.Grad = nil }
+
+// Shape returns the shape of the value.
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// Data returns the value's backing slice.
+func (v *Var) Data() []float32 { return v.Value.Data() }
+
+// String describes the variable for debugging.
+func (v *Var) String() string {
+	return fmt.Sprintf("Var(%v, requiresGrad=%v)", v.Value, v.requiresGrad)
+}
+
+// grad returns v's gradient buffer, allocating a zero one on first use, so
+// backward functions can accumulate into it with +=.
+func (v *Var) grad() []float32 {
+	if v.Grad == nil {
+		v.Grad = tensor.New(v.Value.Shape()...)
+	}
+	return v.Grad.Data()
+}

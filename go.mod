@@ -1,0 +1,3 @@
+module github.com/metacnn/metacnn
+
+go 1.26
