@@ -1,0 +1,233 @@
+package autograd
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/metacnn/metacnn/internal/kernels"
+	"github.com/metacnn/metacnn/tensor"
+)
+
+// Conv2DOptions configures Conv2D like torch.nn.functional.conv2d's
+// arguments, as [height, width] pairs. The zero value is a plain
+// convolution: a zero Stride or Dilation entry means 1, zero Padding means
+// none and Groups 0 means 1.
+type Conv2DOptions struct {
+	// Stride is the step between output positions (default 1).
+	Stride [2]int
+	// Padding is the number of zeros added on each side (default 0).
+	Padding [2]int
+	// Dilation is the spacing between kernel taps (default 1).
+	Dilation [2]int
+	// Groups splits input and output channels into that many independent
+	// convolutions (default 1); Groups equal to the input channels is a
+	// depthwise convolution.
+	Groups int
+}
+
+// convPlan is a validated Conv2D configuration.
+type convPlan struct {
+	n, cin, cout  int
+	groups        int
+	cinG, coutG   int
+	geom          kernels.ConvGeom // one group of one image
+	oh, ow        int
+	k             int  // rows of the column matrix: cinG*KH*KW
+	direct        bool // 1x1, stride 1, no padding: the input is its own column matrix
+	inSize, ohw   int  // elements of one input plane and of one output plane
+	wGroup, xSize int  // weight elements per group; input elements per image
+}
+
+func newConvPlan(xs, ws []int, b *Var, opt Conv2DOptions) convPlan {
+	if len(xs) != 4 {
+		panic(fmt.Sprintf("autograd.Conv2D: input %v, want [batch, in_channels, height, width]", xs))
+	}
+	if len(ws) != 4 {
+		panic(fmt.Sprintf("autograd.Conv2D: weight %v, want [out_channels, in_channels/groups, kernel_h, kernel_w]", ws))
+	}
+	def1 := func(v int) int {
+		if v == 0 {
+			return 1
+		}
+		return v
+	}
+	sh, sw := def1(opt.Stride[0]), def1(opt.Stride[1])
+	dh, dw := def1(opt.Dilation[0]), def1(opt.Dilation[1])
+	groups := def1(opt.Groups)
+	switch {
+	case sh < 0 || sw < 0:
+		panic(fmt.Sprintf("autograd.Conv2D: stride %v must not be negative", opt.Stride))
+	case dh < 0 || dw < 0:
+		panic(fmt.Sprintf("autograd.Conv2D: dilation %v must not be negative", opt.Dilation))
+	case opt.Padding[0] < 0 || opt.Padding[1] < 0:
+		panic(fmt.Sprintf("autograd.Conv2D: padding %v must not be negative", opt.Padding))
+	case groups < 0:
+		panic(fmt.Sprintf("autograd.Conv2D: groups %d must not be negative", opt.Groups))
+	}
+	p := convPlan{n: xs[0], cin: xs[1], cout: ws[0], groups: groups}
+	if p.cin%groups != 0 {
+		panic(fmt.Sprintf("autograd.Conv2D: input %v has %d channels, not divisible by groups %d", xs, p.cin, groups))
+	}
+	if p.cout%groups != 0 {
+		panic(fmt.Sprintf("autograd.Conv2D: weight %v has %d output channels, not divisible by groups %d", ws, p.cout, groups))
+	}
+	p.cinG, p.coutG = p.cin/groups, p.cout/groups
+	if ws[1] != p.cinG {
+		panic(fmt.Sprintf("autograd.Conv2D: weight %v expects %d input channels per group, input %v with groups %d has %d",
+			ws, ws[1], xs, groups, p.cinG))
+	}
+	if ws[2] <= 0 || ws[3] <= 0 {
+		panic(fmt.Sprintf("autograd.Conv2D: weight %v has an empty kernel", ws))
+	}
+	if b != nil && (b.Value.Rank() != 1 || b.Value.Dim(0) != p.cout) {
+		panic(fmt.Sprintf("autograd.Conv2D: bias %v, want [%d] for weight %v", b.Shape(), p.cout, ws))
+	}
+	p.geom = kernels.ConvGeom{
+		C: p.cinG, H: xs[2], W: xs[3], KH: ws[2], KW: ws[3],
+		PadH: opt.Padding[0], PadW: opt.Padding[1],
+		StrideH: sh, StrideW: sw, DilH: dh, DilW: dw,
+	}
+	p.oh, p.ow = p.geom.Out()
+	if p.oh <= 0 || p.ow <= 0 {
+		panic(fmt.Sprintf("autograd.Conv2D: input %v padded by %v is smaller than weight %v dilated by [%d %d] (output %dx%d)",
+			xs, opt.Padding, ws, dh, dw, p.oh, p.ow))
+	}
+	p.k = p.cinG * ws[2] * ws[3]
+	p.direct = ws[2] == 1 && ws[3] == 1 && sh == 1 && sw == 1 && opt.Padding == [2]int{}
+	p.inSize, p.ohw = xs[2]*xs[3], p.oh*p.ow
+	p.wGroup, p.xSize = p.coutG*p.k, p.cin*p.inSize
+	return p
+}
+
+// xGroup returns the input channels of group gr of image i (cinG×H×W).
+func (p *convPlan) xGroup(x []float32, i, gr int) []float32 {
+	off := i*p.xSize + gr*p.cinG*p.inSize
+	return x[off : off+p.cinG*p.inSize]
+}
+
+// yGroup returns the output channels of group gr of image i (coutG×OutH×OutW).
+func (p *convPlan) yGroup(y []float32, i, gr int) []float32 {
+	off := (i*p.cout + gr*p.coutG) * p.ohw
+	return y[off : off+p.coutG*p.ohw]
+}
+
+// Conv2D is torch.nn.functional.conv2d: x is [N, Cin, H, W], w is
+// [Cout, Cin/groups, KH, KW] and b is [Cout] or nil; the result is
+// [N, Cout, OutH, OutW] with OutH = floor((H + 2*padH - dilH*(KH-1) - 1)/strideH) + 1
+// (likewise OutW). Each image and group is an im2col followed by one GEMM;
+// images run in parallel.
+func (tp *Tape) Conv2D(x, w, b *Var, opt Conv2DOptions) *Var {
+	p := newConvPlan(x.Shape(), w.Shape(), b, opt)
+	out := tensor.New(p.n, p.cout, p.oh, p.ow)
+	xd, wd, o := x.Data(), w.Data(), out.Data()
+	var bd []float32
+	if b != nil {
+		bd = b.Data()
+	}
+	kernels.ParallelFor(p.n, 1, func(lo, hi int) {
+		var cols []float32
+		if !p.direct {
+			cols = make([]float32, p.k*p.ohw)
+		}
+		for i := lo; i < hi; i++ {
+			for gr := 0; gr < p.groups; gr++ {
+				c := p.xGroup(xd, i, gr)
+				if !p.direct {
+					kernels.Im2col(p.geom, c, cols)
+					c = cols
+				}
+				y := p.yGroup(o, i, gr)
+				beta := float32(0)
+				if bd != nil {
+					for j, v := range bd[gr*p.coutG : (gr+1)*p.coutG] {
+						row := y[j*p.ohw : (j+1)*p.ohw]
+						for q := range row {
+							row[q] = v
+						}
+					}
+					beta = 1
+				}
+				// Y_g (coutG×OHW) = W_g (coutG×K) · cols (K×OHW)
+				kernels.Sgemm(false, false, p.coutG, p.ohw, p.k, 1, wd[gr*p.wGroup:], p.k, c, p.ohw, beta, y, p.ohw)
+			}
+		}
+	})
+	return tp.result(out, func(g *tensor.Tensor) {
+		gd := g.Data()
+		if x.requiresGrad || w.requiresGrad {
+			p.backward(gd, x, w)
+		}
+		if b != nil && b.requiresGrad {
+			gb := b.grad()
+			for i := 0; i < p.n; i++ {
+				for c := 0; c < p.cout; c++ {
+					var s float32
+					for _, v := range gd[(i*p.cout+c)*p.ohw : (i*p.cout+c+1)*p.ohw] {
+						s += v
+					}
+					gb[c] += s
+				}
+			}
+		}
+	}, x, w, b)
+}
+
+// backward accumulates dX and dW for output gradient gd, in parallel over
+// images; each task sums its dW privately and adds it in once at the end.
+func (p *convPlan) backward(gd []float32, x, w *Var) {
+	xd, wd := x.Data(), w.Data()
+	needX, needW := x.requiresGrad, w.requiresGrad
+	// Allocate the shared gradients before the parallel loop.
+	var gx, gw []float32
+	if needX {
+		gx = x.grad()
+	}
+	if needW {
+		gw = w.grad()
+	}
+	var mu sync.Mutex
+	kernels.ParallelFor(p.n, 1, func(lo, hi int) {
+		var cols, dcols, dw []float32
+		if needW {
+			dw = make([]float32, len(wd))
+			if !p.direct {
+				cols = make([]float32, p.k*p.ohw)
+			}
+		}
+		if needX && !p.direct {
+			dcols = make([]float32, p.k*p.ohw)
+		}
+		for i := lo; i < hi; i++ {
+			for gr := 0; gr < p.groups; gr++ {
+				dy := p.yGroup(gd, i, gr)
+				wg := wd[gr*p.wGroup : (gr+1)*p.wGroup]
+				if needW {
+					c := p.xGroup(xd, i, gr)
+					if !p.direct {
+						kernels.Im2col(p.geom, c, cols)
+						c = cols
+					}
+					// dW_g (coutG×K) += dY_g (coutG×OHW) · colsᵀ (OHW×K)
+					kernels.Sgemm(false, true, p.coutG, p.k, p.ohw, 1, dy, p.ohw, c, p.ohw, 1, dw[gr*p.wGroup:], p.k)
+				}
+				if needX {
+					dx := p.xGroup(gx, i, gr)
+					// dcols (K×OHW) = W_gᵀ (K×coutG) · dY_g (coutG×OHW)
+					if p.direct {
+						kernels.Sgemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 1, dx, p.ohw)
+					} else {
+						kernels.Sgemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 0, dcols, p.ohw)
+						kernels.Col2im(p.geom, dcols, dx)
+					}
+				}
+			}
+		}
+		if needW {
+			mu.Lock()
+			for j, v := range dw {
+				gw[j] += v
+			}
+			mu.Unlock()
+		}
+	})
+}
