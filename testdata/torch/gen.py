@@ -84,7 +84,7 @@ class Writer:
         self.meta = {}
 
     def add(self, name, t, sample=True):
-        t = t.detach().contiguous()
+        t = t.detach().clone().contiguous()  # a snapshot: some tensors change in place later
         if t.dtype == torch.float32 and sample and t.numel() > SAMPLE_LIMIT:
             stride = -(-t.numel() // 8192)
             t = t.reshape(-1)[::stride].contiguous()
