@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/metacnn/metacnn/internal/kernels"
@@ -173,7 +174,9 @@ func (tp *Tape) Conv2D(x, w, b *Var, opt Conv2DOptions) *Var {
 }
 
 // backward accumulates dX and dW for output gradient gd, in parallel over
-// images; each task sums its dW privately and adds it in once at the end.
+// images. Each task sums its dW privately; the partial sums are added in
+// order of their first image, so the result does not depend on which task
+// finishes first.
 func (p *convPlan) backward(gd []float32, x, w *Var) {
 	xd, wd := x.Data(), w.Data()
 	needX, needW := x.requiresGrad, w.requiresGrad
@@ -185,7 +188,14 @@ func (p *convPlan) backward(gd []float32, x, w *Var) {
 	if needW {
 		gw = w.grad()
 	}
-	var mu sync.Mutex
+	type partial struct {
+		lo int
+		dw []float32
+	}
+	var (
+		mu       sync.Mutex
+		partials []partial
+	)
 	kernels.ParallelFor(p.n, 1, func(lo, hi int) {
 		var cols, dcols, dw []float32
 		if needW {
@@ -224,10 +234,14 @@ func (p *convPlan) backward(gd []float32, x, w *Var) {
 		}
 		if needW {
 			mu.Lock()
-			for j, v := range dw {
-				gw[j] += v
-			}
+			partials = append(partials, partial{lo, dw})
 			mu.Unlock()
 		}
 	})
+	slices.SortFunc(partials, func(a, b partial) int { return a.lo - b.lo })
+	for _, pt := range partials {
+		for j, v := range pt.dw {
+			gw[j] += v
+		}
+	}
 }
