@@ -92,6 +92,8 @@ func LoadStateDict(m Module, sd map[string]*tensor.Tensor) error {
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("missing %q (shape %v)", p.Name, p.Var.Shape()))
+		case t == nil:
+			problems = append(problems, fmt.Sprintf("%q is nil, model expects shape %v", p.Name, p.Var.Shape()))
 		case !tensor.EqualShapes(t.Shape(), p.Var.Shape()):
 			problems = append(problems, fmt.Sprintf("%q has shape %v, model expects %v", p.Name, t.Shape(), p.Var.Shape()))
 		}

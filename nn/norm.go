@@ -45,12 +45,15 @@ func NewBatchNorm2D(c int) *BatchNorm2D {
 
 // Forward normalises x [N, C, H, W].
 func (b *BatchNorm2D) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	y := tp.BatchNorm2D(x, b.Weight, b.Bias, b.RunningMean.Value, b.RunningVar.Value, autograd.BatchNormOptions{
+		Training: b.training, Momentum: b.Momentum, Eps: b.Eps,
+	})
+	// Counted after the op so a forward that panics on a bad input does not
+	// count a batch whose statistics were never applied.
 	if b.training {
 		b.NumBatchesTracked.Value.Data()[0]++
 	}
-	return tp.BatchNorm2D(x, b.Weight, b.Bias, b.RunningMean.Value, b.RunningVar.Value, autograd.BatchNormOptions{
-		Training: b.training, Momentum: b.Momentum, Eps: b.Eps,
-	})
+	return y
 }
 
 // Params returns weight, bias and the running_mean, running_var and

@@ -30,7 +30,7 @@ var activationNames = [...]string{"relu", "leaky_relu", "gelu", "silu", "sigmoid
 
 // String returns the lower-case name used in configs.
 func (k ActivationKind) String() string {
-	if int(k) < len(activationNames) {
+	if k >= 0 && int(k) < len(activationNames) {
 		return activationNames[k]
 	}
 	return fmt.Sprintf("ActivationKind(%d)", int(k))

@@ -85,13 +85,15 @@ func (t *Tensor) Rank() int { return len(t.shape) }
 
 // Dim returns dimension i; negative i counts from the end.
 func (t *Tensor) Dim(i int) int {
-	if i < 0 {
-		i += len(t.shape)
+	ax := i
+	if ax < 0 {
+		ax += len(t.shape)
 	}
-	if i < 0 || i >= len(t.shape) {
+	if ax < 0 || ax >= len(t.shape) {
+		// Name the axis as the caller wrote it, not the wrapped value.
 		panic(fmt.Sprintf("tensor.Dim: axis %d out of range for shape %v", i, t.shape))
 	}
-	return t.shape[i]
+	return t.shape[ax]
 }
 
 // Strides returns the row-major element strides of the tensor's shape.
