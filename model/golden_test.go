@@ -134,9 +134,10 @@ func noiseFloor(t *testing.T, g *golden.File, name string) []bool {
 	return mask
 }
 
-// TestSeedOptimizerStepsMatchPyTorch checks parameters after one Adam step,
-// one AdamW step (weight decay 0.01) and three Adam steps, all with lr 1e-3,
-// against torch.optim on the same model and batch. Elements below the
+// TestSeedOptimizerStepsMatchPyTorch checks parameters after one Adam step
+// and one AdamW step (weight decay 0.01), both with lr 1e-3, against
+// torch.optim on the same model and batch. gen.py's seed_golden says why
+// longer runs are not compared. Elements below the
 // gradient noise floor (see noiseFloor) are left out; they must stay under
 // 5% of each tensor (2.4% at most in the committed references).
 func TestSeedOptimizerStepsMatchPyTorch(t *testing.T) {
@@ -150,7 +151,6 @@ func TestSeedOptimizerStepsMatchPyTorch(t *testing.T) {
 		{"adamw", 1, func(g []optim.Group) (optim.Optimizer, error) {
 			return optim.NewAdamW(g, optim.AdamConfig{LR: 1e-3, WeightDecay: &wd})
 		}},
-		{"adam3", 3, func(g []optim.Group) (optim.Optimizer, error) { return optim.NewAdam(g, optim.AdamConfig{LR: 1e-3}) }},
 	}
 	for _, c := range seedGoldens {
 		g := openGolden(t, c.file)

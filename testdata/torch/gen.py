@@ -216,7 +216,12 @@ def seed_inputs(arch):
 
 def seed_golden(arch, cls):
     """Forward logits, mean cross-entropy, every gradient, and parameters
-    after one Adam step, one AdamW step and three Adam steps."""
+    after one Adam step and one AdamW step.
+
+    Longer optimiser runs are not compared: Adam turns gradient elements at
+    float32 noise level into lr-sized steps, and with these weights a hidden
+    unit sits 1e-4 from its ReLU kink after one step, so two correct
+    implementations part by more than 1e-4 from the second step on."""
     w = Writer()
     images, meta = seed_inputs(arch)
     targets = torch.tensor(TARGETS, dtype=torch.int64)
@@ -238,7 +243,6 @@ def seed_golden(arch, cls):
     for tag, make_opt, steps in [
         ("adam", lambda ps: torch.optim.Adam(ps, lr=1e-3), 1),
         ("adamw", lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=0.01), 1),
-        ("adam3", lambda ps: torch.optim.Adam(ps, lr=1e-3), 3),
     ]:
         model = fresh()
         opt = make_opt(model.parameters())
