@@ -5,8 +5,11 @@ Run from the repository root with PyTorch 1.13 (Debian python3-torch):
 
     OPENBLAS_CORETYPE= /usr/bin/python3 testdata/torch/gen.py
 
-It writes testdata/torch/seed_*.safetensors and testdata/torch/ops.safetensors.
-`go test` only reads the committed outputs and never needs Python.
+It writes testdata/torch/seed_*.safetensors and testdata/torch/ops.safetensors,
+testdata/torch/import/ (import_golden: state_dicts, PNGs and logits for the
+`metacnn import torch` parity test) and testdata/torch/resnet18.safetensors
+(torchvision_golden; needs Debian python3-torchvision). `go test` only reads
+the committed outputs and never needs Python.
 
 Inputs and initial weights are not stored: both sides build them from the
 integer hash `hashu` below, which Go reproduces bit for bit (see
@@ -101,6 +104,8 @@ class Writer:
                 dt, fmt = "F32", "<%df" % t.numel()
             elif t.dtype == torch.int64:
                 dt, fmt = "I64", "<%dq" % t.numel()
+            elif t.dtype == torch.float16:
+                dt, fmt = "F16", "<%de" % t.numel()
             else:
                 raise ValueError(t.dtype)
             data = struct.pack(fmt, *t.reshape(-1).tolist())
@@ -389,9 +394,186 @@ def ops_golden():
     w.write(os.path.join(OUT, "ops.safetensors"))
 
 
+# --- `metacnn import torch` parity: real state_dicts, PNG files, logits. ---
+
+IMPORT_DIR = os.path.join(OUT, "import")
+IMPORT_IMAGES = 4
+
+# Metadata rows per preset, as manifest strings (DESIGN.md: fed raw).
+IMPORT_ROWS = {
+    "seed-concat": [{"operator_id": v} for v in ["3", "7", "0", "9"]],
+    "seed-scalebias": [{"temperature": v} for v in ["23.5", "-4.25", "41", "0.125"]],
+    "seed-film": [{"m1": a, "m2": b} for a, b in [("0.5", "-1.25"), ("2", "0.75"), ("-0.3", "0.1"), ("1e-3", "3.5")]],
+}
+
+
+def png_bytes(width, height, rgb):
+    """A minimal 8-bit RGB PNG (no filters) of rgb, a bytes of width*height*3."""
+    import zlib
+
+    def chunk(kind, body):
+        c = struct.pack(">I", len(body)) + kind + body
+        return c + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + rgb[y * width * 3:(y + 1) * width * 3] for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def import_image(k):
+    """Image k: a colour gradient, a bright square whose place depends on k,
+    and hashed noise, 56x56 RGB."""
+    n = 56
+    px = bytearray()
+    for y in range(n):
+        for x in range(n):
+            for c in range(3):
+                v = (x * (3 + c) + y * (5 - c) + 40 * k) % 200
+                if 8 + 9 * k <= x < 24 + 9 * k and 20 <= y < 36:
+                    v = 230 - 20 * c
+                v += int(50 * hashu(((k * n + y) * n + x) * 3 + c, salt_of("import.image")))
+                px.append(min(255, v))
+    return bytes(px)
+
+
+def read_png(path):
+    """The float32 [3, 56, 56] input of a PNG: pixels / 255, no other
+    normalisation. Decoded with PIL when available (a check on the writer),
+    else taken from the pixels written."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    img = Image.open(path).convert("RGB")
+    t = torch.tensor(list(img.tobytes()), dtype=torch.uint8).reshape(56, 56, 3)
+    return t.permute(2, 0, 1).to(torch.float32) / 255
+
+
+def import_golden():
+    """For each seed preset: a torch-initialised model (torch.manual_seed),
+    its state_dict() saved in the safetensors layout, and the logits of
+    IMPORT_IMAGES PNGs with the preset's metadata rows. The state_dicts are
+    stored in float16 (model.half().state_dict()) to keep the files small;
+    the logits come from the same weights in float32, so the import (which
+    converts F16 to F32 exactly) must reproduce them to 1e-4."""
+    os.makedirs(IMPORT_DIR, exist_ok=True)
+    names, images = [], []
+    for k in range(IMPORT_IMAGES):
+        name = "img%d.png" % k
+        rgb = import_image(k)
+        path = os.path.join(IMPORT_DIR, name)
+        with open(path, "wb") as f:
+            f.write(png_bytes(56, 56, rgb))
+        x = torch.tensor(list(rgb), dtype=torch.uint8).reshape(56, 56, 3).permute(2, 0, 1).to(torch.float32) / 255
+        pil = read_png(path)
+        if pil is not None and not torch.equal(pil, x):
+            raise SystemExit("PIL decodes %s differently from the pixels written" % path)
+        names.append(name)
+        images.append(x)
+    images = torch.stack(images)
+
+    cases = {}
+    for i, (arch, cls) in enumerate([("seed-concat", CNNWithMetadataConcatenation),
+                                      ("seed-scalebias", CNNWithMetadataConditioning),
+                                      ("seed-film", CNNWithFiLM)]):
+        torch.manual_seed(1000 + i)
+        model = cls()
+        w = Writer()
+        for name, t in model.half().state_dict().items():
+            w.add(name, t, sample=False)
+        weights = arch.replace("-", "_") + ".safetensors"
+        w.write(os.path.join(IMPORT_DIR, weights))
+        model.float().eval()
+        rows = IMPORT_ROWS[arch]
+        if arch == "seed-concat":
+            m = torch.tensor([int(r["operator_id"]) for r in rows], dtype=torch.int64)
+        else:
+            m = torch.tensor([[float(v) for v in r.values()] for r in rows], dtype=torch.float32)
+        with torch.no_grad():
+            logits = model(images, m)
+        cases[arch] = {"weights": weights, "rows": rows, "logits": [[float(v) for v in r] for r in logits]}
+    doc = {
+        "source": "testdata/torch/gen.py import_golden, PyTorch " + torch.__version__,
+        "images": names,
+        "presets": cases,
+    }
+    path = os.path.join(IMPORT_DIR, "cases.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote", path)
+
+
+# --- torchvision resnet18 parity: a state_dict with hashed values. ---
+
+
+def hashed_np(shape, salt, lo, hi):
+    """hashed() vectorised with numpy, for the large tensors of resnet18;
+    element for element the same values."""
+    import numpy as np
+
+    n = math.prod(shape)
+    h = (np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B9) + np.uint64(salt)) & np.uint64(MASK)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(MASK)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(MASK)
+    h ^= h >> np.uint64(16)
+    u = h.astype(np.float64) / 4294967296.0
+    return torch.from_numpy(lo + (hi - lo) * u).to(torch.float32).reshape(shape)
+
+
+def resnet_value(name, shape):
+    """The hashed value of a torchvision resnet state_dict entry (Go:
+    model/torchvision_test.go): convolutions and fc U(±√(6/fan_in)), batch
+    norm weight U(0.5, 1.5), bias and running_mean U(-0.2, 0.2),
+    running_var U(0.5, 1.5), num_batches_tracked 7."""
+    salt = salt_of(name)
+    if name.endswith("num_batches_tracked"):
+        return torch.tensor(7, dtype=torch.int64)
+    if name.endswith("running_var") or (len(shape) == 1 and name.endswith("weight")):
+        return hashed_np(shape, salt, 0.5, 1.5)
+    if len(shape) == 1:
+        return hashed_np(shape, salt, -0.2, 0.2)
+    bound = math.sqrt(6.0 / math.prod(shape[1:]))
+    return hashed_np(shape, salt, -bound, bound)
+
+
+def torchvision_golden():
+    """torchvision's resnet18 (random init, nothing downloaded) with every
+    state_dict entry set to resnet_value: the state_dict's names, shapes and
+    dtypes in order (metadata "state_dict", JSON), and in evaluation mode the
+    pooled features (the input of fc) and layer1's output (sampled) for two
+    hashed 3x112x112 images."""
+    try:
+        import torchvision
+    except ImportError:
+        print("torchvision is not installed (Debian python3-torchvision): skipping resnet18")
+        return
+    model = torchvision.models.resnet18()
+    sd = model.state_dict()
+    with torch.no_grad():
+        for name, t in sd.items():
+            t.copy_(resnet_value(name, tuple(t.shape)))
+    model.eval()
+    x = hashed((2, 3, 112, 112), salt_of("resnet.images"), 0.0, 1.0)
+    with torch.no_grad():
+        h = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        l1 = model.layer1(h)
+        f = model.avgpool(model.layer4(model.layer3(model.layer2(l1)))).flatten(1)
+    w = Writer()
+    w.add("features", f)
+    w.add("layer1", l1)
+    w.meta["state_dict"] = json.dumps([[n, list(t.shape), "I64" if t.dtype == torch.int64 else "F32"] for n, t in sd.items()])
+    w.meta["torchvision"] = torchvision.__version__
+    w.write(os.path.join(OUT, "resnet18.safetensors"))
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
     seed_golden("concat", CNNWithMetadataConcatenation)
     seed_golden("scalebias", CNNWithMetadataConditioning)
     seed_golden("film", CNNWithFiLM)
     ops_golden()
+    import_golden()
+    torchvision_golden()
