@@ -3,7 +3,7 @@
 //
 // The flow is:
 //
-//	ReadManifest   CSV or JSON Lines -> []Row, structural problems reported
+//	ReadManifest   CSV, JSON Lines or Parquet -> []Row, structural problems reported
 //	Load           ReadManifest + label, metadata (meta.Schema.CheckRow) and
 //	               image header checks -> *Dataset with a Report
 //	SplitRows      random, stratified, grouped, from a split column; KFold
@@ -15,7 +15,22 @@
 // A Row's Line is 1-based. For CSV it is the line on which the record starts,
 // counting the header as line 1, so the first data row is row 2 (as a
 // spreadsheet shows it). For JSON Lines it is the line number in the file
-// (blank lines are skipped but counted).
+// (blank lines are skipped but counted). For Parquet, which has no lines,
+// it is the 1-based index of the record in the file (the first record is
+// row 1), counting across row groups.
+//
+// # Parquet
+//
+// A Parquet manifest has a flat schema (no groups, no repeated columns);
+// its schema is its header. Each value is turned into the string a CSV
+// cell would hold, so metadata encoding is the same as for CSV: integers
+// in decimal, floats in the shortest form that reads back exactly,
+// booleans as true/false, DECIMAL scaled (12.34), DATE as 2006-01-02,
+// TIMESTAMP and INT96 in RFC 3339 (UTC), UUID in canonical form. Null
+// values are missing, as JSON nulls are. Before any page is read, every
+// page header is checked against the file and the limits
+// MaxParquetPageBytes and MaxParquetRowGroupRows, so a corrupt file is an
+// error, not a huge allocation.
 //
 // # Bad rows
 //
@@ -25,6 +40,14 @@
 // left out and every one is listed, with its reason, in the Report. Rows
 // whose metadata is missing in a column with the drop-row policy are always
 // dropped and reported, under both policies.
+//
+// # Augmentation and caching
+//
+// Augment lists the random transforms (flips, quarter turns, small
+// rotations, random resized crop, brightness, contrast, gamma, hue, blur,
+// noise) and the order they run in. The Loader can keep decoded images in
+// a byte-capped LRU cache (LoaderOptions.CacheBytes) so that later epochs
+// skip decoding; augmentation still runs afresh each epoch.
 //
 // # Images
 //

@@ -175,3 +175,39 @@ func (c *ImageCheck) UnmarshalText(b []byte) error {
 	*c = v
 	return err
 }
+
+// Border is what a geometric augmentation puts where it samples outside
+// the image. The zero value is unset and means BorderReflect.
+type Border int
+
+// Border modes.
+const (
+	BorderUnset   Border = iota
+	BorderReflect        // mirror about the edge, not repeating it: c b | a b c d | c b
+	BorderEdge           // repeat the edge pixel
+	BorderZero           // zero (black before normalisation)
+)
+
+var borderNames = []string{"", "reflect", "edge", "zero"}
+
+func (b Border) String() string { return enumString("Border", int(b), borderNames) }
+
+// ParseBorder parses "reflect", "edge" or "zero" ("constant" is accepted
+// for zero).
+func ParseBorder(s string) (Border, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "constant") {
+		return BorderZero, nil
+	}
+	i, err := parseEnum("border mode", s, borderNames)
+	return Border(i), err
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (b Border) MarshalText() ([]byte, error) { return marshalEnum("Border", int(b), borderNames) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *Border) UnmarshalText(bs []byte) error {
+	v, err := ParseBorder(string(bs))
+	*b = v
+	return err
+}

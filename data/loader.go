@@ -43,6 +43,15 @@ type LoaderOptions struct {
 	OnBadRow BadRowPolicy
 	// Source names the manifest in BadRows.
 	Source string
+	// CacheBytes, when > 0, keeps decoded images (before augmentation and
+	// normalisation) in memory, up to about this many bytes, least recently
+	// used out first, shared by every epoch of the Loader. An image costs
+	// C*H*W bytes (decoded values are 8-bit levels, kept as bytes) plus
+	// about 128 bytes of bookkeeping. Batches are the same with and without
+	// the cache; a file changed or removed after it was cached is not read
+	// again. Failed decodes are not cached. 0 means no cache; see
+	// Loader.CacheStats.
+	CacheBytes int64
 }
 
 // Loader yields batches of decoded images, encoded metadata and labels
@@ -52,6 +61,8 @@ type Loader struct {
 	opts LoaderOptions
 	// noNorm is opts.Image without normalisation, which runs after Augment.
 	noNorm ImageOptions
+	// cache is nil without CacheBytes.
+	cache *imageCache
 }
 
 // NewLoader validates opts and returns a loader over rows.
@@ -64,6 +75,9 @@ func NewLoader(rows []Row, opts LoaderOptions) (*Loader, error) {
 	}
 	if opts.Workers < 0 || opts.Prefetch < 0 {
 		return nil, errors.New("data: negative workers or prefetch")
+	}
+	if opts.CacheBytes < 0 {
+		return nil, fmt.Errorf("data: cache bytes %d: want >= 0 (0: no cache)", opts.CacheBytes)
 	}
 	if err := opts.Image.Validate(); err != nil {
 		return nil, err
@@ -78,7 +92,33 @@ func NewLoader(rows []Row, opts LoaderOptions) (*Loader, error) {
 	}
 	l := &Loader{rows: rows, opts: opts, noNorm: opts.Image}
 	l.noNorm.Mean, l.noNorm.Std = nil, nil
+	if opts.CacheBytes > 0 {
+		l.cache = newImageCache(opts.CacheBytes)
+	}
 	return l, nil
+}
+
+// CacheStats describes the image cache; the zero value without one.
+func (l *Loader) CacheStats() CacheStats {
+	if l.cache == nil {
+		return CacheStats{}
+	}
+	return l.cache.stats()
+}
+
+// decode writes row's decoded image, before augmentation and
+// normalisation, into dst, from the cache when it is there.
+func (l *Loader) decode(row int, dst []float32) error {
+	if l.cache != nil && l.cache.get(row, dst) {
+		return nil
+	}
+	if err := LoadImage(l.rows[row].File, l.noNorm, dst); err != nil {
+		return err
+	}
+	if l.cache != nil {
+		l.cache.put(row, dst)
+	}
+	return nil
 }
 
 // Rows returns the loader's rows; Batch.Rows indexes them.
@@ -232,7 +272,7 @@ func (e *Epoch) worker(jobs <-chan job) {
 		row := p.rows[i]
 		r := &l.rows[row]
 		img := p.images[i*L : (i+1)*L]
-		err := LoadImage(r.File, l.noNorm, img)
+		err := l.decode(row, img)
 		if err == nil {
 			if a := l.opts.Augment; a != nil && a.enabled() {
 				a.Apply(img, scratch, l.opts.Image.channels(), l.opts.Image.Height, l.opts.Image.Width, sampleRNG(l.opts.Seed, e.epoch, row))

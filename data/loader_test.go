@@ -75,15 +75,15 @@ func collect(t *testing.T, l *Loader, epoch int) []*Batch {
 }
 
 // TestLoaderWorkerIndependence: for a seed, the batches (order, pixels
-// after augmentation, metadata, ids, labels) are the same whatever the
-// worker count and prefetch depth.
+// after every augmentation, metadata, ids, labels) are the same whatever
+// the worker count and prefetch depth.
 func TestLoaderWorkerIndependence(t *testing.T) {
 	rows := makeRows(t, t.TempDir(), 37, 8, 8)
 	schema := fittedSchema(t, rows)
 	base := LoaderOptions{
 		BatchSize: 5, Shuffle: true, Seed: 42, Schema: schema,
 		Image:   ImageOptions{Width: 8, Height: 8, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.25, 0.25}},
-		Augment: &Augment{FlipH: 0.5, FlipV: 0.5, Rot90: true, Brightness: 0.1, Contrast: 0.2, Noise: 0.05},
+		Augment: fullAugment(),
 	}
 	var ref []*Batch
 	for _, cfg := range []struct{ workers, prefetch int }{{1, 1}, {2, 2}, {4, 1}, {7, 5}} {

@@ -15,7 +15,8 @@ import (
 )
 
 // Format is a manifest file format. The zero value is unset and means: by
-// file extension (.csv -> CSV; .jsonl, .ndjson -> JSONLines).
+// file extension (.csv -> CSV; .jsonl, .ndjson -> JSONLines; .parquet ->
+// Parquet).
 type Format int
 
 // Manifest formats.
@@ -23,13 +24,14 @@ const (
 	FormatAuto Format = iota
 	CSV
 	JSONLines
+	Parquet // flat schema; values read as the strings a CSV would hold (see the package doc)
 )
 
-var formatNames = []string{"", "csv", "jsonl"}
+var formatNames = []string{"", "csv", "jsonl", "parquet"}
 
 func (f Format) String() string { return enumString("Format", int(f), formatNames) }
 
-// ParseFormat parses "csv" or "jsonl".
+// ParseFormat parses "csv", "jsonl" or "parquet".
 func ParseFormat(s string) (Format, error) {
 	i, err := parseEnum("manifest format", s, formatNames)
 	return Format(i), err
@@ -42,8 +44,10 @@ func FormatOf(path string) (Format, error) {
 		return CSV, nil
 	case ".jsonl", ".ndjson":
 		return JSONLines, nil
+	case ".parquet":
+		return Parquet, nil
 	}
-	return FormatAuto, fmt.Errorf("data: %s: cannot tell the manifest format from the extension (want .csv, .jsonl or .ndjson)", path)
+	return FormatAuto, fmt.Errorf("data: %s: cannot tell the manifest format from the extension (want .csv, .jsonl, .ndjson or .parquet)", path)
 }
 
 // Defaults for ManifestOptions.
@@ -70,8 +74,8 @@ type ManifestOptions struct {
 	// SplitColumn, when set, must exist; its values must be train, val or
 	// test (aliases: training, valid, validation, dev, testing).
 	SplitColumn string
-	// Required lists metadata columns a CSV header must contain (JSON Lines
-	// rows lacking one have a missing value instead).
+	// Required lists metadata columns a CSV header or Parquet schema must
+	// contain (JSON Lines rows lacking one have a missing value instead).
 	Required []string
 	// OnBadRow defaults to Stop.
 	OnBadRow BadRowPolicy
@@ -265,8 +269,10 @@ func ReadManifest(path string, opts ManifestOptions) (*Manifest, error) {
 // is the directory relative image paths are resolved against. opts.Format
 // must be set. Structural problems of a row (wrong field count, invalid
 // JSON, empty image path or label, invalid split) are bad rows; a header
-// lacking a required column, a CSV syntax error and an empty manifest are
-// errors whatever the policy.
+// lacking a required column, a CSV syntax error, an unreadable or nested
+// Parquet file and an empty manifest are errors whatever the policy. A
+// Parquet manifest needs random access: r is used directly when it is an
+// io.ReaderAt and io.Seeker (an *os.File), otherwise it is read whole.
 func ParseManifest(r io.Reader, source, dir string, opts ManifestOptions) (*Manifest, error) {
 	p := &parser{
 		m:    &Manifest{Source: source, Dir: dir, Report: Report{Source: source}},
@@ -278,6 +284,8 @@ func ParseManifest(r io.Reader, source, dir string, opts ManifestOptions) (*Mani
 		err = p.readCSV(r)
 	case JSONLines:
 		err = p.readJSONL(r)
+	case Parquet:
+		err = p.readParquet(r)
 	default:
 		return nil, fmt.Errorf("data: %s: manifest format not set", source)
 	}
