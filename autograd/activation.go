@@ -1,15 +1,40 @@
 package autograd
 
-import "math"
+import (
+	"math"
+
+	"github.com/metacnn/metacnn/tensor"
+)
 
 // ReLU returns max(x, 0); its gradient at 0 is 0, as in PyTorch.
 func (tp *Tape) ReLU(a *Var) *Var {
-	return tp.unary(a, func(x float32) float32 { return max(x, 0) }, func(x, _ float32) float32 {
-		if x > 0 {
-			return 1
+	x := a.Data()
+	out := tp.alloc(false, a.Shape()...)
+	o := out.Data()
+	parallelRange(len(x), func(lo, hi int) {
+		d := o[lo:hi]
+		for i, v := range x[lo:hi] {
+			d[i] = max(v, 0)
 		}
-		return 0
 	})
+	return tp.result(out, func(g *tensor.Tensor) {
+		ga, gd := a.grad(), g.Data()
+		parallelRange(len(gd), func(lo, hi int) {
+			d, xs := ga[lo:hi], x[lo:hi]
+			for i, gv := range gd[lo:hi] {
+				d[i] += math.Float32frombits(math.Float32bits(gv) & positiveMask(xs[i]))
+			}
+		})
+	}, a)
+}
+
+// positiveMask is all ones when x > 0 (+Inf included, NaN not) and zero
+// otherwise, without a branch: signs are random in a ReLU's input, so a
+// branch would mispredict half the time. x > 0 exactly when its bits lie in
+// [1, 0x7f800000].
+func positiveMask(x float32) uint32 {
+	u := int64(math.Float32bits(x) - 1) // 0 wraps to 0xffffffff
+	return uint32((u - 0x7f800000) >> 63)
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise (PyTorch's default

@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 
+	"github.com/metacnn/metacnn/internal/kernels"
 	"github.com/metacnn/metacnn/tensor"
 )
 
@@ -81,3 +82,88 @@ func (bc *bcast) each(f func(o, ia, ib int)) {
 		}
 	}
 }
+
+// runPlan cuts a broadcast into runs: blocks of inner consecutive output
+// elements over which each operand either advances with the output (step 1)
+// or stays on one element (step 0). The common patterns (equal shapes, a
+// scalar, a per-channel [N, C, 1, 1] against [N, C, H, W], a row vector) are
+// a few long runs, so the ops' inner loops are plain slice loops.
+type runPlan struct {
+	inner        int // output elements per run
+	runs         int // number of runs
+	split        int // axes [0, split) index the runs
+	aStep, bStep int // 0 or 1
+}
+
+func (bc *bcast) plan() runPlan {
+	r := len(bc.shape)
+	p := runPlan{inner: 1, split: r, aStep: -1, bStep: -1}
+	if bc.n == 0 {
+		return runPlan{inner: 1}
+	}
+	// fits reports whether stride s on an axis continues mode step over a
+	// suffix of size inner.
+	fits := func(step, s, inner int) bool {
+		if step == 0 {
+			return s == 0
+		}
+		return s == inner
+	}
+	for ax := r - 1; ax >= 0; ax-- {
+		d := bc.shape[ax]
+		if d == 1 {
+			p.split = ax
+			continue
+		}
+		sa, sb := bc.sa[ax], bc.sb[ax]
+		if p.aStep < 0 && p.bStep < 0 {
+			// First non-trivial axis from the end: each stride must be 0 or 1.
+			if (sa != 0 && sa != 1) || (sb != 0 && sb != 1) {
+				break
+			}
+			p.aStep, p.bStep = sa, sb
+		} else if !fits(p.aStep, sa, p.inner) || !fits(p.bStep, sb, p.inner) {
+			break
+		}
+		p.inner *= d
+		p.split = ax
+	}
+	p.aStep, p.bStep = max(p.aStep, 0), max(p.bStep, 0)
+	p.runs = bc.n / p.inner
+	return p
+}
+
+// offsets returns the operand indices at the start of run r.
+func (bc *bcast) offsets(p *runPlan, r int) (ia, ib int) {
+	for ax := p.split - 1; ax >= 0 && r > 0; ax-- {
+		d := bc.shape[ax]
+		q := r % d
+		r /= d
+		ia += q * bc.sa[ax]
+		ib += q * bc.sb[ax]
+	}
+	return ia, ib
+}
+
+// forRuns calls f(o, ia, ib, n) for every run: n output elements from o,
+// reading the operands from ia and ib with the plan's steps. With parallel
+// set and enough work the runs are split across the worker pool, so f must
+// then write only to its own output range.
+func (bc *bcast) forRuns(p *runPlan, parallel bool, f func(o, ia, ib, n int)) {
+	body := func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ia, ib := bc.offsets(p, r)
+			f(r*p.inner, ia, ib, p.inner)
+		}
+	}
+	if parallel && bc.n >= parallelElems {
+		kernels.ParallelFor(p.runs, max(1, parallelElems/p.inner), body)
+		return
+	}
+	body(0, p.runs)
+}
+
+// parallelElems is the element count above which elementwise loops are
+// split across the worker pool; below it the hand-off costs more than it
+// saves.
+const parallelElems = 1 << 15

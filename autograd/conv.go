@@ -100,6 +100,17 @@ func newConvPlan(xs, ws []int, b *Var, opt Conv2DOptions) convPlan {
 	return p
 }
 
+// gemm runs one per-image product. With enough images to keep every worker
+// busy the images are the parallelism and each product runs serially;
+// with fewer (batch-1 inference) the product itself is split.
+func (p *convPlan) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p.n >= 2*kernels.Workers {
+		kernels.SgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // xGroup returns the input channels of group gr of image i (cinG×H×W).
 func (p *convPlan) xGroup(x []float32, i, gr int) []float32 {
 	off := i*p.xSize + gr*p.cinG*p.inSize
@@ -119,16 +130,31 @@ func (p *convPlan) yGroup(y []float32, i, gr int) []float32 {
 // images run in parallel.
 func (tp *Tape) Conv2D(x, w, b *Var, opt Conv2DOptions) *Var {
 	p := newConvPlan(x.Shape(), w.Shape(), b, opt)
-	out := tensor.New(p.n, p.cout, p.oh, p.ow)
+	out := tp.alloc(false, p.n, p.cout, p.oh, p.ow)
 	xd, wd, o := x.Data(), w.Data(), out.Data()
 	var bd []float32
 	if b != nil {
 		bd = b.Data()
 	}
+	// With a bias and a column matrix, the bias rides in the product as one
+	// more column of W against a row of ones under the columns, so the GEMM
+	// writes Y in one pass instead of reading back a bias-filled Y.
+	k, wk := p.k, wd
+	if bd != nil && !p.direct {
+		k = p.k + 1
+		wk = kernels.GetF32(p.groups * p.coutG * k)
+		defer kernels.PutF32(wk)
+		for r := 0; r < p.cout; r++ {
+			copy(wk[r*k:r*k+p.k], wd[r*p.k:(r+1)*p.k])
+			wk[r*k+p.k] = bd[r]
+		}
+	}
 	kernels.ParallelFor(p.n, 1, func(lo, hi int) {
 		var cols []float32
 		if !p.direct {
-			cols = make([]float32, p.k*p.ohw)
+			cols = kernels.GetF32(k * p.ohw)
+			defer kernels.PutF32(cols)
+			fill(cols[p.k*p.ohw:], 1) // the bias row, when there is one
 		}
 		for i := lo; i < hi; i++ {
 			for gr := 0; gr < p.groups; gr++ {
@@ -139,45 +165,33 @@ func (tp *Tape) Conv2D(x, w, b *Var, opt Conv2DOptions) *Var {
 				}
 				y := p.yGroup(o, i, gr)
 				beta := float32(0)
-				if bd != nil {
+				if bd != nil && p.direct {
 					for j, v := range bd[gr*p.coutG : (gr+1)*p.coutG] {
-						row := y[j*p.ohw : (j+1)*p.ohw]
-						for q := range row {
-							row[q] = v
-						}
+						fill(y[j*p.ohw:(j+1)*p.ohw], v)
 					}
 					beta = 1
 				}
 				// Y_g (coutG×OHW) = W_g (coutG×K) · cols (K×OHW)
-				kernels.Sgemm(false, false, p.coutG, p.ohw, p.k, 1, wd[gr*p.wGroup:], p.k, c, p.ohw, beta, y, p.ohw)
+				p.gemm(false, false, p.coutG, p.ohw, k, 1, wk[gr*p.coutG*k:], k, c, p.ohw, beta, y, p.ohw)
 			}
 		}
 	})
 	return tp.result(out, func(g *tensor.Tensor) {
-		gd := g.Data()
-		if x.requiresGrad || w.requiresGrad {
-			p.backward(gd, x, w)
-		}
+		var gb []float32
 		if b != nil && b.requiresGrad {
-			gb := b.grad()
-			for i := 0; i < p.n; i++ {
-				for c := 0; c < p.cout; c++ {
-					var s float32
-					for _, v := range gd[(i*p.cout+c)*p.ohw : (i*p.cout+c+1)*p.ohw] {
-						s += v
-					}
-					gb[c] += s
-				}
-			}
+			gb = b.grad()
+		}
+		if x.requiresGrad || w.requiresGrad || gb != nil {
+			p.backward(g.Data(), x, w, gb)
 		}
 	}, x, w, b)
 }
 
-// backward accumulates dX and dW for output gradient gd, in parallel over
-// images. Each task sums its dW privately; the partial sums are added in
-// order of their first image, so the result does not depend on which task
-// finishes first.
-func (p *convPlan) backward(gd []float32, x, w *Var) {
+// backward accumulates dX, dW and the bias gradient gb (when not nil) for
+// output gradient gd, in parallel over images. Each task sums its dW and db
+// privately; the partial sums are added in order of their first image, so
+// the result does not depend on which task finishes first.
+func (p *convPlan) backward(gd []float32, x, w *Var, gb []float32) {
 	xd, wd := x.Data(), w.Data()
 	needX, needW := x.requiresGrad, w.requiresGrad
 	// Allocate the shared gradients before the parallel loop.
@@ -189,25 +203,35 @@ func (p *convPlan) backward(gd []float32, x, w *Var) {
 		gw = w.grad()
 	}
 	type partial struct {
-		lo int
-		dw []float32
+		lo     int
+		dw, db []float32
 	}
 	var (
 		mu       sync.Mutex
 		partials []partial
 	)
 	kernels.ParallelFor(p.n, 1, func(lo, hi int) {
-		var cols, dcols, dw []float32
+		var cols, dcols, dw, db []float32
 		if needW {
-			dw = make([]float32, len(wd))
+			dw = kernels.GetF32(len(wd))
+			clear(dw)
 			if !p.direct {
-				cols = make([]float32, p.k*p.ohw)
+				cols = kernels.GetF32(p.k * p.ohw)
+				defer kernels.PutF32(cols)
 			}
 		}
+		if gb != nil {
+			db = kernels.GetF32(p.cout)
+			clear(db)
+		}
 		if needX && !p.direct {
-			dcols = make([]float32, p.k*p.ohw)
+			dcols = kernels.GetF32(p.k * p.ohw)
+			defer kernels.PutF32(dcols)
 		}
 		for i := lo; i < hi; i++ {
+			for c := range db {
+				db[c] += sum32(gd[(i*p.cout+c)*p.ohw : (i*p.cout+c+1)*p.ohw])
+			}
 			for gr := 0; gr < p.groups; gr++ {
 				dy := p.yGroup(gd, i, gr)
 				wg := wd[gr*p.wGroup : (gr+1)*p.wGroup]
@@ -218,30 +242,41 @@ func (p *convPlan) backward(gd []float32, x, w *Var) {
 						c = cols
 					}
 					// dW_g (coutG×K) += dY_g (coutG×OHW) · colsᵀ (OHW×K)
-					kernels.Sgemm(false, true, p.coutG, p.k, p.ohw, 1, dy, p.ohw, c, p.ohw, 1, dw[gr*p.wGroup:], p.k)
+					p.gemm(false, true, p.coutG, p.k, p.ohw, 1, dy, p.ohw, c, p.ohw, 1, dw[gr*p.wGroup:], p.k)
 				}
 				if needX {
 					dx := p.xGroup(gx, i, gr)
 					// dcols (K×OHW) = W_gᵀ (K×coutG) · dY_g (coutG×OHW)
 					if p.direct {
-						kernels.Sgemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 1, dx, p.ohw)
+						p.gemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 1, dx, p.ohw)
 					} else {
-						kernels.Sgemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 0, dcols, p.ohw)
+						p.gemm(true, false, p.k, p.ohw, p.coutG, 1, wg, p.k, dy, p.ohw, 0, dcols, p.ohw)
 						kernels.Col2im(p.geom, dcols, dx)
 					}
 				}
 			}
 		}
-		if needW {
+		if dw != nil || db != nil {
 			mu.Lock()
-			partials = append(partials, partial{lo, dw})
+			partials = append(partials, partial{lo, dw, db})
 			mu.Unlock()
 		}
 	})
 	slices.SortFunc(partials, func(a, b partial) int { return a.lo - b.lo })
 	for _, pt := range partials {
-		for j, v := range pt.dw {
-			gw[j] += v
+		if pt.dw != nil {
+			gw = gw[:len(pt.dw)]
+			for j, v := range pt.dw {
+				gw[j] += v
+			}
+			kernels.PutF32(pt.dw)
+		}
+		if pt.db != nil {
+			gb = gb[:len(pt.db)]
+			for j, v := range pt.db {
+				gb[j] += v
+			}
+			kernels.PutF32(pt.db)
 		}
 	}
 }

@@ -26,7 +26,7 @@ func (tp *Tape) MatMul(a, b *Var) *Var {
 		panic(fmt.Sprintf("autograd.MatMul: batch dimensions differ: %v x %v", as, bs))
 	}
 	outShape := append(append([]int(nil), as[:len(as)-2]...), m, n)
-	out := tensor.New(outShape...)
+	out := tp.alloc(false, outShape...)
 	x, y, o := a.Data(), b.Data(), out.Data()
 	bOff := func(i int) int {
 		if sharedB {
@@ -82,7 +82,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		panic(fmt.Sprintf("autograd.Linear: bias %v does not match weight %v", b.Shape(), ws))
 	}
 	outShape := append(append([]int(nil), xs[:len(xs)-1]...), outF)
-	out := tensor.New(outShape...)
+	out := tp.alloc(false, outShape...)
 	xd, wd, o := x.Data(), w.Data(), out.Data()
 	if b != nil {
 		bd := b.Data()

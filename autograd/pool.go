@@ -78,15 +78,15 @@ func (tp *Tape) MaxPool2D(x *Var, opt Pool2DOptions) *Var {
 	planes := s[0] * s[1]
 	oh, ow := g.Out()
 	inSize, outSize := g.H*g.W, oh*ow
-	out := tensor.New(s[0], s[1], oh, ow)
-	argmax := make([]int32, planes*outSize)
+	out := tp.alloc(false, s[0], s[1], oh, ow)
+	argmax := kernels.GetI32(planes * outSize)
 	xd, o := x.Data(), out.Data()
 	kernels.ParallelFor(planes, planeGrain(outSize*g.KH*g.KW), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			kernels.MaxPool2D(g, xd[p*inSize:(p+1)*inSize], o[p*outSize:(p+1)*outSize], argmax[p*outSize:(p+1)*outSize])
 		}
 	})
-	return tp.result(out, func(gt *tensor.Tensor) {
+	v := tp.result(out, func(gt *tensor.Tensor) {
 		gd, gx := gt.Data(), x.grad()
 		kernels.ParallelFor(planes, planeGrain(outSize), func(lo, hi int) {
 			for p := lo; p < hi; p++ {
@@ -94,6 +94,11 @@ func (tp *Tape) MaxPool2D(x *Var, opt Pool2DOptions) *Var {
 			}
 		})
 	}, x)
+	if !v.requiresGrad {
+		// No backward will read the indices (inference): recycle them now.
+		kernels.PutI32(argmax)
+	}
+	return v
 }
 
 // AvgPool2D is torch.nn.functional.avg_pool2d: x is [N, C, H, W] and the
@@ -106,7 +111,7 @@ func (tp *Tape) AvgPool2D(x *Var, opt Pool2DOptions) *Var {
 	planes := s[0] * s[1]
 	oh, ow := g.Out()
 	inSize, outSize := g.H*g.W, oh*ow
-	out := tensor.New(s[0], s[1], oh, ow)
+	out := tp.alloc(false, s[0], s[1], oh, ow)
 	xd, o := x.Data(), out.Data()
 	ex := opt.CountExcludePad
 	grain := planeGrain(outSize * g.KH * g.KW)

@@ -3,13 +3,21 @@ package autograd
 import (
 	"fmt"
 
+	"github.com/metacnn/metacnn/internal/kernels"
 	"github.com/metacnn/metacnn/tensor"
 )
 
 // Tape records operations for reverse-mode differentiation. The zero value
 // is ready to use; a nil *Tape records nothing (inference mode).
+//
+// The big values and gradients a tape's ops create come from a shared
+// buffer pool; Release hands them back, so a loop that releases its tape
+// after every step (or reuses one tape, releasing it) runs on the same
+// memory step after step.
 type Tape struct {
-	nodes []node
+	nodes     []node
+	bufs      [][]float32 // pooled buffers behind the ops' values and gradients
+	inference bool        // records nothing; only owns buffers (NewInferenceTape)
 }
 
 // node is one recorded op: backward reads out.Grad and accumulates into the
@@ -21,6 +29,45 @@ type node struct {
 
 // NewTape returns an empty tape.
 func NewTape() *Tape { return &Tape{} }
+
+// NewInferenceTape returns a tape that records nothing, like a nil tape,
+// but allocates the ops' values from the buffer pool so that Release can
+// recycle them between batches.
+func NewInferenceTape() *Tape { return &Tape{inference: true} }
+
+// Release resets the tape and returns the memory behind every value and
+// gradient its ops created to the buffer pool. Vars produced by ops on this
+// tape (and their gradients) must not be used afterwards: copy what you
+// need (logits, the loss) first. Parameters and other leaves are not
+// affected.
+func (tp *Tape) Release() {
+	if tp == nil {
+		return
+	}
+	tp.Reset()
+	for i, b := range tp.bufs {
+		kernels.PutF32(b)
+		tp.bufs[i] = nil
+	}
+	tp.bufs = tp.bufs[:0]
+}
+
+// alloc returns a tensor of the given shape for an op's value or a
+// gradient, from the buffer pool when tp is not nil. Its contents are
+// unspecified unless zero is set: ops that write every element pass false.
+func (tp *Tape) alloc(zero bool, shape ...int) *tensor.Tensor {
+	if tp == nil {
+		return tensor.New(shape...)
+	}
+	var d []float32
+	if zero {
+		d = kernels.GetF32Zeroed(tensor.NumElements(shape))
+	} else {
+		d = kernels.GetF32(tensor.NumElements(shape))
+	}
+	tp.bufs = append(tp.bufs, d)
+	return tensor.FromSlice(d, shape...)
+}
 
 // Len returns the number of recorded ops.
 func (tp *Tape) Len() int {
@@ -36,20 +83,22 @@ func (tp *Tape) Reset() {
 	tp.nodes = tp.nodes[:0]
 }
 
-// Recording reports whether ops are being recorded (tp is not nil).
-func (tp *Tape) Recording() bool { return tp != nil }
+// Recording reports whether ops are being recorded (tp is neither nil nor
+// an inference tape).
+func (tp *Tape) Recording() bool { return tp != nil && !tp.inference }
 
 // result wraps value as the output of an op on inputs. When tp records and
 // any input requires a gradient, the output requires one too and backward is
 // recorded; backward is then called once with the output's gradient.
 func (tp *Tape) result(value *tensor.Tensor, backward func(g *tensor.Tensor), inputs ...*Var) *Var {
 	out := &Var{Value: value}
-	if tp == nil {
+	if tp == nil || tp.inference {
 		return out
 	}
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
 			out.requiresGrad = true
+			out.tape = tp
 			tp.nodes = append(tp.nodes, node{out: out, backward: backward})
 			break
 		}

@@ -15,6 +15,7 @@ type Var struct {
 	Grad *tensor.Tensor
 
 	requiresGrad bool
+	tape         *Tape // the tape whose op made this value, for pooled gradients
 }
 
 // NewVar wraps t as a leaf variable. Leaves with requiresGrad set
@@ -56,7 +57,7 @@ func (v *Var) String() string {
 // backward functions can accumulate into it with +=.
 func (v *Var) grad() []float32 {
 	if v.Grad == nil {
-		v.Grad = tensor.New(v.Value.Shape()...)
+		v.Grad = v.tape.alloc(true, v.Value.Shape()...)
 	}
 	return v.Grad.Data()
 }

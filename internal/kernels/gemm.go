@@ -17,6 +17,18 @@ import (
 // the worker pool. Tiny products take a plain loop, where packing would cost
 // more than it saves.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(Workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine only, for callers that
+// already run many products in parallel (a convolution over the images of a
+// batch): splitting each product again would only add hand-offs and pack
+// shared operands once per task.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
@@ -35,7 +47,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		sgemmRows(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, c, ldc)
 		return
 	}
-	if Workers == 1 || m*n*k < parallelGemm {
+	if workers == 1 || m*n*k < parallelGemm {
 		g.tm, g.tn = 1, 1
 		g.task(0)
 		return
@@ -44,7 +56,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	// pool's goroutines can reach them.
 	gp := new(gemmArgs)
 	*gp = g
-	gp.run(Workers)
+	gp.run(workers)
 }
 
 const (
@@ -269,6 +281,20 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nc, nr int)
 // at a time so each store writes four adjacent floats.
 func transposeInto(d []float32, w int, src []float32, ld, off, rows, kc int, alpha float32) {
 	r := 0
+	if useAVX2 && alpha == 1 && kc >= 8 {
+		// Eight rows at a time in assembly; the last kc%8 steps in Go.
+		kc8 := kc &^ 7
+		for ; r+8 <= rows; r += 8 {
+			o := off + r*ld
+			transpose8(d[r:], w, src, ld, o, kc8)
+			for p := kc8; p < kc; p++ {
+				dp := d[p*w+r : p*w+r+8 : p*w+r+8]
+				for i := range dp {
+					dp[i] = src[o+i*ld+p]
+				}
+			}
+		}
+	}
 	for ; r+4 <= rows; r += 4 {
 		o := off + r*ld
 		s0 := src[o : o+kc]

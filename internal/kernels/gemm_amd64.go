@@ -53,3 +53,19 @@ func kernel6x16AVX2(k int, a, b []float32, ldb int, c []float32, ldc int, beta f
 	_ = c[5*ldc+15]
 	sgemmKernel6x16AVX2(k, &a[0], &b[0], ldb, &c[0], ldc, beta)
 }
+
+//go:noescape
+func transpose8AVX2(src *float32, ld int, dst *float32, w int, blocks int)
+
+// useAVX2 reports whether the AVX2 helpers (packing transpose, pooling) run;
+// it follows the SGEMM kernel choice so METACNN_KERNELS=generic is portable
+// Go throughout.
+var useAVX2 = cpu.X86.HasAVX2 && activeKernel != genericKernel
+
+// transpose8 sets d[p*w + i] = src[off + i*ld + p] for i < 8 and p < kc8
+// (a multiple of 8) with 8×8 AVX2 transposes.
+func transpose8(d []float32, w int, src []float32, ld, off, kc8 int) {
+	_ = src[off+7*ld+kc8-1]
+	_ = d[(kc8-1)*w+7]
+	transpose8AVX2(&src[off], ld, &d[0], w, kc8/8)
+}

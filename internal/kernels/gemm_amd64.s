@@ -305,3 +305,77 @@ store256:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
+
+// func transpose8AVX2(src *float32, ld int, dst *float32, w int, blocks int)
+// Transposes 8 rows of src (ld floats apart) into 8 columns of dst (rows w
+// floats apart), 8×8 at a time: for each block q and i, j < 8,
+// dst[(8q+j)*w + i] = src[i*ld + 8q + j]. blocks >= 1.
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), AX
+	SHLQ $2, AX
+	MOVQ dst+16(FP), DI
+	MOVQ w+24(FP), BX
+	SHLQ $2, BX
+	MOVQ blocks+32(FP), CX
+	LEAQ (AX)(AX*2), R8
+	LEAQ (AX)(AX*4), R9
+	LEAQ (R8)(R8*1), R10
+	LEAQ (R10)(AX*1), R11
+	LEAQ (BX)(BX*2), R12
+	LEAQ (BX)(BX*4), R13
+	LEAQ (R12)(R12*1), R14
+	LEAQ (R14)(BX*1), DX
+
+tloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(AX*1), Y1
+	VMOVUPS (SI)(AX*2), Y2
+	VMOVUPS (SI)(R8*1), Y3
+	VMOVUPS (SI)(AX*4), Y4
+	VMOVUPS (SI)(R9*1), Y5
+	VMOVUPS (SI)(R10*1), Y6
+	VMOVUPS (SI)(R11*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(BX*1)
+	VMOVUPS Y10, (DI)(BX*2)
+	VMOVUPS Y11, (DI)(R12*1)
+	VMOVUPS Y12, (DI)(BX*4)
+	VMOVUPS Y13, (DI)(R13*1)
+	VMOVUPS Y14, (DI)(R14*1)
+	VMOVUPS Y15, (DI)(DX*1)
+
+	ADDQ $32, SI
+	LEAQ (DI)(BX*8), DI
+	DECQ CX
+	JNZ  tloop
+	VZEROUPPER
+	RET

@@ -30,27 +30,47 @@ func Im2col(g ConvGeom, src, dst []float32) {
 			for j := 0; j < g.KW; j++ {
 				out := dst[row*oh*ow : (row+1)*oh*ow]
 				row++
+				off := j*g.DilW - g.PadW
+				x0, x1 := g.validX(off, ow)
 				for y := 0; y < oh; y++ {
 					iy := y*g.StrideH - g.PadH + i*g.DilH
 					o := out[y*ow : (y+1)*ow]
-					if iy < 0 || iy >= g.H {
+					if iy < 0 || iy >= g.H || x0 >= x1 {
 						clear(o)
 						continue
 					}
 					in := plane[iy*g.W : (iy+1)*g.W]
-					ix := j*g.DilW - g.PadW
-					for x := range o {
-						if ix >= 0 && ix < g.W {
-							o[x] = in[ix]
-						} else {
-							o[x] = 0
-						}
+					clear(o[:x0])
+					clear(o[x1:])
+					if g.StrideW == 1 {
+						copy(o[x0:x1], in[x0+off:x1+off])
+						continue
+					}
+					ix := x0*g.StrideW + off
+					for x := x0; x < x1; x++ {
+						o[x] = in[ix]
 						ix += g.StrideW
 					}
 				}
 			}
 		}
 	}
+}
+
+// validX returns the output columns [x0, x1) whose input column
+// x*StrideW + off lies inside the image.
+func (g ConvGeom) validX(off, ow int) (int, int) {
+	x0 := 0
+	if off < 0 {
+		x0 = (-off + g.StrideW - 1) / g.StrideW
+	}
+	x1 := 0
+	if g.W-off > 0 {
+		x1 = (g.W-1-off)/g.StrideW + 1
+	}
+	x1 = min(x1, ow)
+	x0 = min(x0, x1)
+	return x0, x1
 }
 
 // Col2im is the adjoint of Im2col: it adds every entry of cols
@@ -66,17 +86,29 @@ func Col2im(g ConvGeom, cols, dst []float32) {
 			for j := 0; j < g.KW; j++ {
 				col := cols[row*oh*ow : (row+1)*oh*ow]
 				row++
+				off := j*g.DilW - g.PadW
+				x0, x1 := g.validX(off, ow)
+				if x0 >= x1 {
+					continue
+				}
 				for y := 0; y < oh; y++ {
 					iy := y*g.StrideH - g.PadH + i*g.DilH
 					if iy < 0 || iy >= g.H {
 						continue
 					}
 					in := plane[iy*g.W : (iy+1)*g.W]
-					ix := j*g.DilW - g.PadW
-					for _, v := range col[y*ow : (y+1)*ow] {
-						if ix >= 0 && ix < g.W {
-							in[ix] += v
+					src := col[y*ow+x0 : y*ow+x1]
+					if g.StrideW == 1 {
+						dst := in[x0+off : x1+off]
+						dst = dst[:len(src)]
+						for x, v := range src {
+							dst[x] += v
 						}
+						continue
+					}
+					ix := x0*g.StrideW + off
+					for _, v := range src {
+						in[ix] += v
 						ix += g.StrideW
 					}
 				}

@@ -49,6 +49,9 @@ func startPool() {
 	}
 }
 
+// chunksPerWorker is how many chunks ParallelFor cuts per worker at most.
+const chunksPerWorker = 4
+
 // ParallelFor splits [0, n) into contiguous chunks of at least grain items and
 // runs fn on them across a persistent pool of goroutines plus the caller,
 // returning when all chunks are done. fn must be safe to call concurrently on
@@ -59,7 +62,9 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	grain = max(grain, 1)
-	chunks := min(Workers, (n+grain-1)/grain)
+	// A few chunks per worker, claimed dynamically, keep every core busy
+	// when one of them is slowed by other work on the machine.
+	chunks := min(chunksPerWorker*Workers, (n+grain-1)/grain)
 	if chunks <= 1 {
 		fn(0, n)
 		return

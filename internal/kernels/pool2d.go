@@ -50,6 +50,16 @@ func floorDiv(a, b int) int {
 // `val > max || isnan(val)` scan.
 func MaxPool2D(g PoolGeom, src, dst []float32, argmax []int32) {
 	oh, ow := g.Out()
+	if g.KH == 2 && g.KW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0 && 2*oh <= g.H && 2*ow <= g.W {
+		maxPool2x2(g.W, oh, ow, src, dst, argmax)
+		return
+	}
+	maxPool2DGeneric(g, src, dst, argmax)
+}
+
+// maxPool2DGeneric is MaxPool2D for any geometry.
+func maxPool2DGeneric(g PoolGeom, src, dst []float32, argmax []int32) {
+	oh, ow := g.Out()
 	for y := 0; y < oh; y++ {
 		h0 := y*g.StrideH - g.PadH
 		h1 := min(h0+g.KH, g.H)
@@ -71,6 +81,43 @@ func MaxPool2D(g PoolGeom, src, dst []float32, argmax []int32) {
 			}
 			dst[y*ow+x] = best
 			argmax[y*ow+x] = int32(idx)
+		}
+	}
+}
+
+// maxPool2x2 is MaxPool2D for the common 2×2 window at stride 2 without
+// padding, every window inside the plane. Starting from the window's first
+// element is the generic scan's result too: -inf never beats it and a NaN
+// there is kept unless a later NaN replaces it.
+func maxPool2x2(w, oh, ow int, src, dst []float32, argmax []int32) {
+	for y := 0; y < oh; y++ {
+		r0 := src[2*y*w : 2*y*w+2*ow]
+		r1 := src[(2*y+1)*w : (2*y+1)*w+2*ow]
+		d := dst[y*ow : y*ow+ow]
+		am := argmax[y*ow : y*ow+ow]
+		if useAVX2 && ow >= 8 {
+			// Whole blocks of eight windows, then one block overlapping
+			// the last ones: recomputing a window writes the same result.
+			maxPool2x2Row8(r0, r1, d, am, ow/8, 2*y*w, w)
+			if x0 := ow - 8; ow%8 != 0 {
+				maxPool2x2Row8(r0[2*x0:], r1[2*x0:], d[x0:], am[x0:], 1, 2*y*w+2*x0, w)
+			}
+			continue
+		}
+		base := int32(2 * y * w)
+		for x := range d {
+			best, idx := r0[2*x], base+int32(2*x)
+			if v := r0[2*x+1]; v > best || v != v {
+				best, idx = v, base+int32(2*x+1)
+			}
+			if v := r1[2*x]; v > best || v != v {
+				best, idx = v, base+int32(w+2*x)
+			}
+			if v := r1[2*x+1]; v > best || v != v {
+				best, idx = v, base+int32(w+2*x+1)
+			}
+			d[x] = best
+			am[x] = idx
 		}
 	}
 }

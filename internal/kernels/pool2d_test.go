@@ -1,6 +1,10 @@
 package kernels
 
-import "testing"
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
 
 // TestPoolOutSize checks PyTorch's pooling_output_shape, evaluated by hand:
 // floor((in + 2p - k + (ceil ? s-1 : 0)) / s) + 1, minus one in ceil mode
@@ -79,6 +83,39 @@ func TestMaxPool2DArgmax(t *testing.T) {
 	for i := range dx {
 		if dx[i] != want[i] {
 			t.Fatalf("dx %v, want %v", dx, want)
+		}
+	}
+}
+
+// TestMaxPool2x2MatchesGeneric checks the 2×2 stride-2 fast path against the
+// generic scan on random planes of even and odd sizes, with ties, -inf and
+// NaN sprinkled in, including its argmax.
+func TestMaxPool2x2MatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	special := []float32{0, 1, float32(math.Inf(-1)), float32(math.NaN()), float32(math.Inf(1))}
+	for _, hw := range [][2]int{{2, 2}, {4, 6}, {5, 7}, {7, 4}, {28, 28}, {56, 56}, {3, 9}, {4, 17}, {9, 33}, {6, 38}, {3, 50}} {
+		g := PoolGeom{H: hw[0], W: hw[1], KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+		oh, ow := g.Out()
+		for trial := range 20 {
+			src := randSlice(rng, g.H*g.W)
+			for i := range src {
+				switch r := rng.IntN(10); {
+				case trial > 0 && r < 3:
+					src[i] = special[rng.IntN(len(special))]
+				case r < 5:
+					src[i] = float32(rng.IntN(3)) // ties
+				}
+			}
+			got, want := make([]float32, oh*ow), make([]float32, oh*ow)
+			gi, wi := make([]int32, oh*ow), make([]int32, oh*ow)
+			MaxPool2D(g, src, got, gi)
+			maxPool2DGeneric(g, src, want, wi)
+			for i := range got {
+				same := got[i] == want[i] || (got[i] != got[i] && want[i] != want[i])
+				if !same || gi[i] != wi[i] {
+					t.Fatalf("%dx%d trial %d out %d: fast (%v at %d), generic (%v at %d)", g.H, g.W, trial, i, got[i], gi[i], want[i], wi[i])
+				}
+			}
 		}
 	}
 }
