@@ -33,7 +33,8 @@ type importCases struct {
 // `metacnn import torch`, loads the model file, decodes the PNGs with the
 // data package (56x56, 3 channels: pixels/255, no normalisation), encodes
 // the metadata rows through the bundle's schema and compares the logits
-// with PyTorch's: |got - want| <= 1e-4·|want| + 1e-5·max|want| (the seed
+// with PyTorch's, both through Bundle.Predict and through `metacnn predict`
+// on a JSON Lines manifest of the PNGs: |got - want| <= 1e-4·|want| + 1e-5·max|want| (the seed
 // parity bound of model/golden_test.go).
 func TestImportTorchParity(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(importDir, "cases.json"))
@@ -83,26 +84,73 @@ func TestImportTorchParity(t *testing.T) {
 			if warns != nil {
 				t.Errorf("warnings: %v", warns)
 			}
-			scale := 0.0
-			for _, r := range c.Logits {
-				for _, v := range r {
-					scale = math.Max(scale, math.Abs(v))
+			checkImportLogits(t, "Bundle.Predict", c.Logits, func(i, j int) float64 { return float64(logits.At(i, j)) })
+
+			// The same through `metacnn predict` on a manifest of the PNGs.
+			manifest := filepath.Join(t.TempDir(), "rows.jsonl")
+			var lines []string
+			for i, name := range cases.Images {
+				abs, err := filepath.Abs(filepath.Join(importDir, name))
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			worst := 0.0
-			for i, r := range c.Logits {
-				for j, want := range r {
-					got := float64(logits.At(i, j))
-					d := math.Abs(got - want)
-					worst = math.Max(worst, d/scale)
-					if d > 1e-4*math.Abs(want)+1e-5*scale {
-						t.Errorf("image %d class %d: logit %.8g, PyTorch %.8g", i, j, got, want)
-					}
+				row := map[string]string{"path": abs}
+				for k, v := range c.Rows[i] {
+					row[k] = v
 				}
+				line, err := json.Marshal(row)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines = append(lines, string(line))
 			}
-			t.Logf("max |error| / max|logit| = %.2g", worst)
+			if err := os.WriteFile(manifest, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr = run(t, "predict", "--model", out, "--data", manifest)
+			if code != 0 {
+				t.Fatalf("predict: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			var preds [][]float64
+			for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+				var p struct {
+					Logits []float64 `json:"logits"`
+				}
+				if err := json.Unmarshal([]byte(l), &p); err != nil {
+					t.Fatalf("predict output %q: %v", l, err)
+				}
+				preds = append(preds, p.Logits)
+			}
+			if len(preds) != len(c.Logits) {
+				t.Fatalf("predict wrote %d rows, want %d", len(preds), len(c.Logits))
+			}
+			checkImportLogits(t, "metacnn predict", c.Logits, func(i, j int) float64 { return preds[i][j] })
 		})
 	}
+}
+
+// checkImportLogits compares logits got(i, j) with PyTorch's want[i][j]:
+// |got - want| <= 1e-4·|want| + 1e-5·max|want|.
+func checkImportLogits(t *testing.T, via string, want [][]float64, got func(i, j int) float64) {
+	t.Helper()
+	scale := 0.0
+	for _, r := range want {
+		for _, v := range r {
+			scale = math.Max(scale, math.Abs(v))
+		}
+	}
+	worst := 0.0
+	for i, r := range want {
+		for j, w := range r {
+			g := got(i, j)
+			d := math.Abs(g - w)
+			worst = math.Max(worst, d/scale)
+			if !(d <= 1e-4*math.Abs(w)+1e-5*scale) {
+				t.Errorf("%s: image %d class %d: logit %.8g, PyTorch %.8g", via, i, j, g, w)
+			}
+		}
+	}
+	t.Logf("%s: max |error| / max|logit| = %.2g", via, worst)
 }
 
 // writeStateDict saves net's parameters as a PyTorch-style state_dict,
