@@ -190,6 +190,14 @@ type Optimizer struct {
 	Betas []float64 `yaml:"betas,omitempty" json:"betas,omitempty"`
 	// Eps (adam, adamw); default 1e-8.
 	Eps float64 `yaml:"eps,omitempty" json:"eps,omitempty"`
+	// BackboneLR, when > 0, is the base learning rate of the backbone's
+	// parameters (model.backbone: the stem and stages, not the cbn
+	// generators inside them), which then form an optimizer group of their
+	// own; LR stays that of the rest. Schedules scale every group from its
+	// own base learning rate (a cosine schedule's min_lr and the plateau
+	// schedule's min_lr are the same floor for all). 0 (default): the
+	// backbone trains at LR. Not for the seed presets (model.arch).
+	BackboneLR float64 `yaml:"backbone_lr,omitempty" json:"backbone_lr,omitempty"`
 }
 
 // Schedule kinds.
@@ -364,11 +372,11 @@ func Parse(b []byte) (*Config, error) {
 	return &c, nil
 }
 
-// Resolve makes the relative manifest paths absolute against dir and
-// records dir.
+// Resolve makes the relative manifest paths and model.backbone.weights
+// absolute against dir and records dir.
 func (c *Config) Resolve(dir string) {
 	c.Dir = dir
-	for _, p := range []*string{&c.Data.Manifest, &c.Data.Train, &c.Data.Val, &c.Data.Test} {
+	for _, p := range []*string{&c.Data.Manifest, &c.Data.Train, &c.Data.Val, &c.Data.Test, &c.Model.Backbone.Weights} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

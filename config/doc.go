@@ -5,7 +5,8 @@
 //
 // Load reads a file strictly: an unknown key is an error naming the key and
 // its line, and Validate reports every invalid field by its full key
-// (train.optimizer.lr). Relative paths in the data section are resolved
+// (train.optimizer.lr). Relative paths in the data section and
+// model.backbone.weights (pretrained torchvision weights) are resolved
 // against the directory of the config file. Every field has a documented
 // zero value; WithDefaults fills them in, and the training code reads the
 // result.

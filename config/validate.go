@@ -360,6 +360,15 @@ func (c *Config) Validate() error {
 	if wd := *o.WeightDecay; !(wd >= 0) || math.IsInf(wd, 0) {
 		fail("train.optimizer.weight_decay", "%g, want a finite value >= 0", wd)
 	}
+	if o.BackboneLR != 0 {
+		if !(o.BackboneLR > 0) || math.IsInf(o.BackboneLR, 0) {
+			fail("train.optimizer.backbone_lr", "%g, want a finite value > 0 (or leave it out: the backbone trains at lr)", o.BackboneLR)
+		} else if c.Model.Arch != "" {
+			fail("train.optimizer.backbone_lr", "applies to a model built from backbone, fusion and head, not the preset model.arch %s", c.Model.Arch)
+		} else if c.Model.Backbone.Freeze > 0 && c.Model.Backbone.Freeze >= c.Model.Backbone.NumStages() {
+			fail("train.optimizer.backbone_lr", "model.backbone.freeze %d freezes the whole backbone: nothing would train at backbone_lr", c.Model.Backbone.Freeze)
+		}
+	}
 	if o.Kind == OptimizerSGD {
 		if m := *o.Momentum; !(m >= 0 && m < 1) {
 			fail("train.optimizer.momentum", "%g, want a value in [0, 1)", m)

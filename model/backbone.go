@@ -20,7 +20,31 @@ type backbone interface {
 	// stage (index s).
 	shapes() [][3]int
 	params() []nn.Param
+	// parts describes params(), in the same order: the stage each belongs
+	// to (0: the stem) and whether it is a cbn generator's.
+	parts() []bbParam
+	// setFrozen keeps the batch norms of the stem and stages 1..k in
+	// evaluation mode from the next setTraining on.
+	setFrozen(k int)
 	setTraining(bool)
+}
+
+// bbParam is one entry of backbone.params with where it belongs.
+type bbParam struct {
+	nn.Param
+	stage int
+	// gen marks the metadata generator of a conditional batch norm
+	// (hidden_layer, gamma_layer, beta_layer): fusion, not backbone.
+	gen bool
+}
+
+// stageParts tags ps as belonging to stage s, marking cbn generators.
+func stageParts(s int, ps []nn.Param, gens map[*autograd.Var]bool) []bbParam {
+	out := make([]bbParam, len(ps))
+	for i, p := range ps {
+		out[i] = bbParam{Param: p, stage: s, gen: gens[p.Var]}
+	}
+	return out
 }
 
 // norm is a batch norm that may be conditioned on the metadata.
@@ -50,6 +74,22 @@ func (n norm) params() []nn.Param {
 	return n.bn.Params()
 }
 
+// generators returns the variables of a conditional batch norm's metadata
+// generator (everything but nn.BatchNorm2D's five names), or nil.
+func (n norm) generators() map[*autograd.Var]bool {
+	if n.cbn == nil {
+		return nil
+	}
+	own := map[string]bool{"weight": true, "bias": true, "running_mean": true, "running_var": true, "num_batches_tracked": true}
+	g := map[*autograd.Var]bool{}
+	for _, p := range n.cbn.Params() {
+		if !own[p.Name] {
+			g[p.Var] = true
+		}
+	}
+	return g
+}
+
 func (n norm) setTraining(b bool) {
 	if n.cbn != nil {
 		n.cbn.SetTraining(b)
@@ -69,6 +109,7 @@ func convOut(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 type seedBackbone struct {
 	stages []seedStage
 	shape  [][3]int
+	frozen int
 }
 
 type seedStage struct {
@@ -121,19 +162,29 @@ func (b *seedBackbone) shapes() [][3]int { return b.shape }
 
 func (b *seedBackbone) params() []nn.Param {
 	var ps []nn.Param
-	for _, st := range b.stages {
-		ps = append(ps, nn.Prefixed(fmt.Sprintf("cnn_layers.%d", st.first), st.conv.Params())...)
+	for _, p := range b.parts() {
+		ps = append(ps, p.Param)
+	}
+	return ps
+}
+
+func (b *seedBackbone) parts() []bbParam {
+	var ps []bbParam
+	for i, st := range b.stages {
+		ps = append(ps, stageParts(i+1, nn.Prefixed(fmt.Sprintf("cnn_layers.%d", st.first), st.conv.Params()), nil)...)
 		if st.norm != nil {
-			ps = append(ps, nn.Prefixed(fmt.Sprintf("cnn_layers.%d", st.first+1), st.norm.params())...)
+			ps = append(ps, stageParts(i+1, nn.Prefixed(fmt.Sprintf("cnn_layers.%d", st.first+1), st.norm.params()), st.norm.generators())...)
 		}
 	}
 	return ps
 }
 
+func (b *seedBackbone) setFrozen(k int) { b.frozen = k }
+
 func (b *seedBackbone) setTraining(t bool) {
-	for _, st := range b.stages {
+	for i, st := range b.stages {
 		if st.norm != nil {
-			st.norm.setTraining(t)
+			st.norm.setTraining(t && i+1 > b.frozen)
 		}
 	}
 }

@@ -34,13 +34,15 @@ type Net struct {
 	after    [][]stageBlock // after[s]: blocks following stage s (index 0 unused)
 	concat   bool
 	head     *nn.Sequential
-	dropRNG  *rand.Rand
+	rng      *rand.Rand // Build's: modality dropout draws from it
 	training bool
+	cbnOf    map[int]int // stage -> index in spec.Fusion of the cbn entry conditioning it
 }
 
 type stageBlock struct {
-	name  string // "<kind>.<stage>"
-	block fusion.Block
+	name   string // "<kind>.<stage>"
+	fusion int    // index in spec.Fusion
+	block  fusion.Block
 }
 
 var _ Network = (*Net)(nil)
@@ -50,7 +52,11 @@ var _ Network = (*Net)(nil)
 // id columns (meta.Schema's Width and IDSlots), and classes output classes.
 // Parameters are drawn from rng (PyTorch's default initialisation unless a
 // block documents otherwise), so the same seed builds the same model. The
-// network starts in training mode.
+// network keeps rng: dropout and modality dropout draw from it in training
+// mode, so whoever owns rng's source owns all of the network's randomness
+// (train saves and restores it in checkpoints, which makes a resumed run
+// bit-exact). The network starts in training mode, with the stem and the
+// first Backbone.Freeze stages frozen (see BackboneSpec.Freeze).
 //
 // A preset spec (Arch) returns NewSeed's network, which fixes its own input
 // (3x56x56), metadata and 2 classes; the other arguments must agree.
@@ -87,11 +93,12 @@ func Build(spec Spec, input [3]int, metaWidth int, idSlots []meta.IDSlot, classe
 			return nil, fmt.Errorf("model: meta_tower: %w", err)
 		}
 		n.tower, n.metaDim = t, t.out
-		n.dropRNG = rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	}
+	n.rng = rng
 
 	cond := map[int]fusion.Options{}
-	for _, f := range spec.Fusion {
+	n.cbnOf = map[int]int{}
+	for i, f := range spec.Fusion {
 		switch f.Kind {
 		case fusion.KindEarly:
 			n.early = true
@@ -100,6 +107,7 @@ func Build(spec Spec, input [3]int, metaWidth int, idSlots []meta.IDSlot, classe
 		case fusion.KindCBN:
 			for _, s := range f.Stages {
 				cond[s] = f.Options.toFusion()
+				n.cbnOf[s] = i
 			}
 		}
 	}
@@ -120,7 +128,7 @@ func Build(spec Spec, input [3]int, metaWidth int, idSlots []meta.IDSlot, classe
 	shapes := n.bb.shapes()
 
 	n.after = make([][]stageBlock, len(shapes))
-	for _, f := range spec.Fusion {
+	for i, f := range spec.Fusion {
 		for _, s := range f.Stages {
 			if f.Kind == fusion.KindCBN {
 				continue
@@ -135,7 +143,7 @@ func Build(spec Spec, input [3]int, metaWidth int, idSlots []meta.IDSlot, classe
 			case fusion.KindGate:
 				b = fusion.NewGate(rng, c, d, opt)
 			}
-			n.after[s] = append(n.after[s], stageBlock{name: fmt.Sprintf("%v.%d", f.Kind, s), block: b})
+			n.after[s] = append(n.after[s], stageBlock{name: fmt.Sprintf("%v.%d", f.Kind, s), fusion: i, block: b})
 		}
 	}
 
@@ -148,7 +156,39 @@ func Build(spec Spec, input [3]int, metaWidth int, idSlots []meta.IDSlot, classe
 		feat += n.metaDim
 	}
 	n.head = mlp(rng, feat, spec.Head.Hidden, spec.Head.Activation, spec.Head.Dropout, classes)
+	n.freeze(spec.Backbone.Freeze)
 	return n, nil
+}
+
+// freeze stops gradients to the backbone's own parameters in the stem and
+// stages 1..k (cbn generators excepted) and keeps those stages' batch
+// norms in evaluation mode.
+func (n *Net) freeze(k int) {
+	if k <= 0 {
+		return
+	}
+	for _, p := range n.bb.parts() {
+		if !p.gen && p.stage <= k {
+			p.Var.SetRequiresGrad(false)
+		}
+	}
+	n.bb.setFrozen(k)
+	n.bb.setTraining(n.training)
+}
+
+// orMissing combines two optional missing marks of the same length.
+func orMissing(a, b []bool) []bool {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	out := make([]bool, len(a))
+	for i := range a {
+		out[i] = a[i] || b[i]
+	}
+	return out
 }
 
 func (o FusionOptions) toFusion() fusion.Options { return fusion.Options{Raw: o.Raw, Hidden: o.Hidden} }
@@ -178,19 +218,29 @@ func (n *Net) FeatureShapes() [][3]int { return slices.Clone(n.bb.shapes()) }
 // Forward computes logits [N, classes] from images [N, C, H, W] and, unless
 // the network is image only, the encoded metadata: in.Meta [N, metaWidth]
 // (nil when metaWidth is 0) and in.IDs, one column of N ids per id slot.
-// In training mode with modality dropout, a random fraction of rows have
-// their metadata replaced by missing (see Spec.ModalityDropout).
+// Rows marked in in.MetaMissing have their metadata replaced by missing
+// (see Inputs.MetaMissing). In training mode with modality dropout, a
+// random fraction of rows are replaced too, drawn from the network's
+// generator, one draw per row in row order (see Spec.ModalityDropout).
 func (n *Net) Forward(tp *autograd.Tape, in Inputs) *autograd.Var {
 	return n.ForwardMissing(tp, in, nil)
 }
 
 // ForwardMissing is Forward with the rows whose metadata is absent marked
-// (missing[i] for row i; nil marks none): their metadata is replaced by
+// (missing[i] for row i; nil marks none), in addition to those marked in
+// in.MetaMissing: their metadata is replaced by
 // missing exactly as modality dropout does in training, and their in.Meta
 // and in.IDs values are ignored (they must still be present and in range).
 // This is how a model trained with modality dropout serves a request
 // without metadata.
 func (n *Net) ForwardMissing(tp *autograd.Tape, in Inputs, missing []bool) *autograd.Var {
+	logits, _ := n.forward(tp, in, missing)
+	return logits
+}
+
+// forward is ForwardMissing that also returns the feature map the head
+// reads (see ForwardFeatures).
+func (n *Net) forward(tp *autograd.Tape, in Inputs, missing []bool) (logits, features *autograd.Var) {
 	if in.Images == nil {
 		panic("model: no images")
 	}
@@ -202,12 +252,19 @@ func (n *Net) ForwardMissing(tp *autograd.Tape, in Inputs, missing []bool) *auto
 	if missing != nil && len(missing) != rows {
 		panic(fmt.Sprintf("model: %d missing marks for %d rows", len(missing), rows))
 	}
+	if in.MetaMissing != nil && len(in.MetaMissing) != rows {
+		panic(fmt.Sprintf("model: in.MetaMissing has %d marks for %d rows", len(in.MetaMissing), rows))
+	}
 	var m *autograd.Var
 	if n.tower != nil {
+		missing = orMissing(missing, in.MetaMissing)
 		if n.training && n.spec.ModalityDropout > 0 {
 			drop := make([]bool, rows)
 			for i := range drop {
-				drop[i] = (missing != nil && missing[i]) || n.dropRNG.Float64() < n.spec.ModalityDropout
+				// One draw per row, marked or not, so the generator's
+				// position depends only on the number of rows.
+				r := n.rng.Float64() < n.spec.ModalityDropout
+				drop[i] = (missing != nil && missing[i]) || r
 			}
 			missing = drop
 		}
@@ -224,6 +281,7 @@ func (n *Net) ForwardMissing(tp *autograd.Tape, in Inputs, missing []bool) *auto
 			x = b.block.Forward(tp, x, m)
 		}
 	}
+	features = x
 	if n.spec.Head.Pooling == PoolingAvg {
 		x = tp.GlobalAvgPool2D(x)
 	} else {
@@ -232,7 +290,7 @@ func (n *Net) ForwardMissing(tp *autograd.Tape, in Inputs, missing []bool) *auto
 	if n.concat {
 		x = fusion.Concat{}.Forward(tp, x, m)
 	}
-	return n.head.Forward(tp, x)
+	return n.head.Forward(tp, x), features
 }
 
 // Params lists the backbone's parameters, then meta_tower.*, the blocks
@@ -251,7 +309,8 @@ func (n *Net) Params() []nn.Param {
 }
 
 // SetTraining switches batch norms, dropout and modality dropout on
-// (training) or off (evaluation).
+// (training) or off (evaluation). The batch norms of frozen stages (see
+// BackboneSpec.Freeze) stay in evaluation mode either way.
 func (n *Net) SetTraining(t bool) {
 	n.training = t
 	n.bb.setTraining(t)

@@ -263,20 +263,18 @@ func (b *Bundle) Predict(images *tensor.Tensor, rows []map[string]string) (logit
 		return tensor.New(0, len(b.Classes)), nil, nil
 	}
 	in := Inputs{Images: autograd.Const(images)}
-	var missing []bool
 	if b.usesMeta() {
 		if len(rows) != n {
 			return nil, nil, fmt.Errorf("model: %d images but %d metadata rows", n, len(rows))
 		}
+		var missing []bool
 		in, missing, warns, err = b.encodeRows(in, rows)
 		if err != nil {
 			return nil, warns, err
 		}
+		in.MetaMissing = missing
 	} else if rows != nil && len(rows) != n {
 		return nil, nil, fmt.Errorf("model: %d images but %d metadata rows", n, len(rows))
-	}
-	if missing != nil {
-		return b.Net.(*Net).ForwardMissing(nil, in, missing).Value, warns, nil
 	}
 	return b.Net.Forward(nil, in).Value, warns, nil
 }
@@ -288,7 +286,8 @@ func (b *Bundle) usesMeta() bool {
 	return b.Spec.Arch != ""
 }
 
-// encodeRows fills in.Meta and in.IDs from rows.
+// encodeRows fills in.Meta and in.IDs from rows and marks the nil rows
+// (metadata absent) in missing (nil when there are none).
 func (b *Bundle) encodeRows(in Inputs, rows []map[string]string) (Inputs, []bool, [][]meta.Warning, error) {
 	n, width, nIDs := len(rows), b.Schema.Width(), b.Schema.NumIDs()
 	dense := tensor.New(n, width)

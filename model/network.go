@@ -14,6 +14,14 @@ type Inputs struct {
 	Meta *autograd.Var
 	// IDs holds integer ids for embedding-encoded columns: IDs[col][row].
 	IDs [][]int
+	// MetaMissing, when non-nil, has one mark per row ([N]): a marked
+	// row's metadata is absent (at serving or prediction time), and a Net
+	// replaces it by "missing" exactly as modality dropout does in
+	// training, ignoring that row's Meta and IDs values (which must still
+	// be present and in range). Meaningful only for a network trained with
+	// modality dropout; the seed presets have no missing input and ignore
+	// it (Bundle.Predict refuses absent rows for them). nil marks none.
+	MetaMissing []bool
 }
 
 // Network maps Inputs to logits [N, classes].

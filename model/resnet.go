@@ -32,6 +32,7 @@ type resnet struct {
 	maxpool bool
 	layers  [][]*basicBlock
 	shape   [][3]int
+	frozen  int // stages 0 (stem) to frozen keep their batch norms in evaluation mode
 }
 
 // basicBlock is torchvision's BasicBlock:
@@ -136,32 +137,43 @@ func (b *basicBlock) forward(tp *autograd.Tape, x, m *autograd.Var) *autograd.Va
 func (r *resnet) shapes() [][3]int { return r.shape }
 
 func (r *resnet) params() []nn.Param {
-	ps := nn.Prefixed("conv1", r.conv1.Params())
-	ps = append(ps, nn.Prefixed("bn1", r.bn1.Params())...)
+	var ps []nn.Param
+	for _, p := range r.parts() {
+		ps = append(ps, p.Param)
+	}
+	return ps
+}
+
+func (r *resnet) parts() []bbParam {
+	ps := stageParts(0, nn.Prefixed("conv1", r.conv1.Params()), nil)
+	ps = append(ps, stageParts(0, nn.Prefixed("bn1", r.bn1.Params()), nil)...)
 	for s, layer := range r.layers {
 		for i, b := range layer {
 			p := fmt.Sprintf("layer%d.%d", s+1, i)
-			ps = append(ps, nn.Prefixed(p+".conv1", b.conv1.Params())...)
-			ps = append(ps, nn.Prefixed(p+".bn1", b.bn1.params())...)
-			ps = append(ps, nn.Prefixed(p+".conv2", b.conv2.Params())...)
-			ps = append(ps, nn.Prefixed(p+".bn2", b.bn2.params())...)
+			ps = append(ps, stageParts(s+1, nn.Prefixed(p+".conv1", b.conv1.Params()), nil)...)
+			ps = append(ps, stageParts(s+1, nn.Prefixed(p+".bn1", b.bn1.params()), b.bn1.generators())...)
+			ps = append(ps, stageParts(s+1, nn.Prefixed(p+".conv2", b.conv2.Params()), nil)...)
+			ps = append(ps, stageParts(s+1, nn.Prefixed(p+".bn2", b.bn2.params()), b.bn2.generators())...)
 			if b.down != nil {
-				ps = append(ps, nn.Prefixed(p+".downsample.0", b.down.Params())...)
-				ps = append(ps, nn.Prefixed(p+".downsample.1", b.downBN.Params())...)
+				ps = append(ps, stageParts(s+1, nn.Prefixed(p+".downsample.0", b.down.Params()), nil)...)
+				ps = append(ps, stageParts(s+1, nn.Prefixed(p+".downsample.1", b.downBN.Params()), nil)...)
 			}
 		}
 	}
 	return ps
 }
 
+func (r *resnet) setFrozen(k int) { r.frozen = k }
+
 func (r *resnet) setTraining(t bool) {
-	r.bn1.SetTraining(t)
-	for _, layer := range r.layers {
+	r.bn1.SetTraining(t && r.frozen == 0)
+	for s, layer := range r.layers {
+		on := t && s+1 > r.frozen
 		for _, b := range layer {
-			b.bn1.setTraining(t)
-			b.bn2.setTraining(t)
+			b.bn1.setTraining(on)
+			b.bn2.setTraining(on)
 			if b.downBN != nil {
-				b.downBN.SetTraining(t)
+				b.downBN.SetTraining(on)
 			}
 		}
 	}

@@ -181,6 +181,26 @@ type BackboneSpec struct {
 	WidthMultiplier float64 `yaml:"width_multiplier,omitempty" json:"width_multiplier,omitempty"`
 	// Stem (resnet) is imagenet (default) or small; see StemKind.
 	Stem StemKind `yaml:"stem,omitempty" json:"stem,omitempty"`
+
+	// Weights (resnet) names a torchvision ResNet state_dict saved as
+	// safetensors (safetensors.torch.save_file(resnet18(weights=...)
+	// .state_dict(), path)) that training loads as pretrained backbone
+	// weights after building the network (LoadBackboneFile); a config file
+	// gives it relative to its own directory. torchvision's fc is skipped;
+	// every other tensor must match by name and shape, so depth 18, width
+	// multiplier 1 and the imagenet stem take resnet18's weights. Build
+	// itself never reads it: a model file records it only as provenance.
+	Weights string `yaml:"weights,omitempty" json:"weights,omitempty"`
+	// Freeze, 0 (default) to NumStages, freezes the stem and the first
+	// Freeze stages: their convolutions and batch norms are not trained
+	// (their variables stop requiring gradients, so optimizers never see
+	// them) and their batch norms stay in evaluation mode, normalising with
+	// the running statistics they came with and never updating them, even
+	// while the rest of the network trains. That keeps pretrained features
+	// exactly as loaded. The metadata generators of conditional batch norms
+	// (cbn) in frozen stages are fusion, not backbone: they keep training.
+	// Meant for use with Weights; freezing random weights is allowed.
+	Freeze int `yaml:"freeze,omitempty" json:"freeze,omitempty"`
 }
 
 // FusionSpec places one kind of fusion.
@@ -205,6 +225,13 @@ type FusionOptions struct {
 	Raw bool `yaml:"raw,omitempty" json:"raw,omitempty"`
 	// Hidden (film, cbn) adds a hidden generator layer of this width.
 	Hidden int `yaml:"hidden,omitempty" json:"hidden,omitempty"`
+	// WeightDecay (scalebias, film, cbn, gate), when set, replaces
+	// train.optimizer.weight_decay for this entry's metadata generators
+	// (the γ/β, scale/bias and gate layers; for cbn not the batch norm's
+	// own weight and bias), which training puts in an optimizer group of
+	// their own; 0 turns decay off for them. nil (the key left out) means
+	// the optimizer's weight decay. Not used by Build.
+	WeightDecay *float64 `yaml:"weight_decay,omitempty" json:"weight_decay,omitempty"`
 }
 
 // TowerSpec shapes the metadata tower: the dense encoded metadata and one
@@ -396,6 +423,12 @@ func (s Spec) Validate() error {
 	}
 
 	stages := b.NumStages()
+	if b.Weights != "" && b.Kind != BackboneResNet {
+		fail("backbone.weights", "pretrained weights (a torchvision state_dict) load into the resnet backbone, not %v", max(b.Kind, BackboneSeed))
+	}
+	if b.Freeze < 0 || (stages > 0 && b.Freeze > stages) {
+		fail("backbone.freeze", "%d, want 0 (nothing frozen) to %d (the stem and every stage)", b.Freeze, stages)
+	}
 	seen := map[fusion.Kind]int{}
 	at := map[[2]int]int{} // (kind, stage) -> fusion index
 	for i, f := range s.Fusion {
@@ -436,6 +469,13 @@ func (s Spec) Validate() error {
 			fail(key+".options.hidden", "%d, want 0 to %d", o.Hidden, maxWidth)
 		} else if o.Hidden > 0 && f.Kind != fusion.KindFiLM && f.Kind != fusion.KindCBN {
 			fail(key+".options.hidden", "applies to film and cbn, not %v", f.Kind)
+		}
+		if wd := o.WeightDecay; wd != nil {
+			if !f.Kind.AtStage() {
+				fail(key+".options.weight_decay", "applies to scalebias, film, cbn and gate (the blocks with metadata generators), not %v", f.Kind)
+			} else if !(*wd >= 0) || math.IsInf(*wd, 0) {
+				fail(key+".options.weight_decay", "%g, want a finite value >= 0", *wd)
+			}
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/metacnn/metacnn/nn"
 	"github.com/metacnn/metacnn/safetensors"
 )
 
@@ -34,15 +35,38 @@ func ImportTorch(arch string, sd *safetensors.File) (*Bundle, error) {
 // part of the backbone and is skipped; every other tensor must match the
 // backbone by name and shape, as for ImportTorch. Depth 18 with width
 // multiplier 1 and the imagenet stem takes resnet18's state_dict unchanged;
-// other shapes are listed as mismatches. The head, metadata tower and
-// fusion blocks keep their values.
+// other shapes are listed as mismatches (all of them, up to 20, in one
+// error). A conditional batch norm (cbn) takes the batch norm's weight,
+// bias and statistics it replaces; its metadata generator, like the head,
+// metadata tower and fusion blocks, keeps its values. On error net is
+// unchanged.
 func LoadBackboneWeights(net *Net, sd *safetensors.File) error {
 	if _, ok := net.bb.(*resnet); !ok {
 		return fmt.Errorf("model: backbone weights load into the resnet backbone, not %v", net.spec.Backbone.Kind)
 	}
+	var ps []nn.Param
+	for _, p := range net.bb.parts() {
+		if !p.gen {
+			ps = append(ps, p.Param)
+		}
+	}
 	skip := func(name string) bool { return name == "fc.weight" || name == "fc.bias" }
-	if err := loadWeights(net.bb.params(), sd, skip, false); err != nil {
-		return fmt.Errorf("backbone: %w", err)
+	if err := loadWeights(ps, sd, skip, false); err != nil {
+		b := net.spec.Backbone
+		return fmt.Errorf("backbone (resnet depth %d, width multiplier %g, stem %v): %w", b.Depth, b.WidthMultiplier, b.Stem, err)
+	}
+	return nil
+}
+
+// LoadBackboneFile reads the safetensors file at path and loads it into
+// net's backbone with LoadBackboneWeights; errors name the file.
+func LoadBackboneFile(net *Net, path string) error {
+	sd, err := safetensors.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("model: pretrained backbone weights: %w", err)
+	}
+	if err := LoadBackboneWeights(net, sd); err != nil {
+		return fmt.Errorf("model: pretrained backbone weights %s: %w", path, err)
 	}
 	return nil
 }

@@ -94,6 +94,9 @@ type optimHeader struct {
 }
 
 type groupHeader struct {
+	// Name is the group's name (default, backbone, fusion[i]); empty in
+	// checkpoints from before optimizer groups.
+	Name    string     `json:"name,omitempty"`
 	LR      float64    `json:"lr"`
 	BaseLR  float64    `json:"base_lr"`
 	Steps   []int64    `json:"steps"`
@@ -124,11 +127,16 @@ type partial struct {
 
 func momentName(g, p int, buf string) string { return fmt.Sprintf("g%d.p%d.%s", g, p, buf) }
 
-func splitOptimState(s *optim.State) (optimHeader, map[string]*tensor.Tensor) {
+// splitOptimState splits s into its header and buffers; names are the
+// groups' names.
+func splitOptimState(s *optim.State, names []string) (optimHeader, map[string]*tensor.Tensor) {
 	h := optimHeader{Kind: s.Kind}
 	m := map[string]*tensor.Tensor{}
 	for gi, g := range s.Groups {
 		gh := groupHeader{LR: g.LR, BaseLR: g.BaseLR}
+		if gi < len(names) {
+			gh.Name = names[gi]
+		}
 		for pi, p := range g.Params {
 			gh.Steps = append(gh.Steps, p.Step)
 			names := make([]string, 0, len(p.Buffers))
@@ -142,6 +150,27 @@ func splitOptimState(s *optim.State) (optimHeader, map[string]*tensor.Tensor) {
 		h.Groups = append(h.Groups, gh)
 	}
 	return h, m
+}
+
+// checkGroups reports a checkpoint whose optimizer groups are not laid out
+// as this run's.
+func checkGroups(h optimHeader, gs []paramGroup) error {
+	var have []string
+	for _, g := range h.Groups {
+		have = append(have, g.Name)
+	}
+	if len(have) != len(gs) {
+		return fmt.Errorf("%w: the checkpoint's optimizer has %d parameter groups %q, this run %d %q", errCheckpointMismatch, len(have), have, len(gs), groupNames(gs))
+	}
+	for i, g := range gs {
+		if n := h.Groups[i].Name; n != "" && n != g.Name {
+			return fmt.Errorf("%w: optimizer group %d is %q in the checkpoint, %q in this run", errCheckpointMismatch, i, n, g.Name)
+		}
+		if n := len(h.Groups[i].Steps); n != len(g.vars) {
+			return fmt.Errorf("%w: optimizer group %d (%s) has %d parameters in the checkpoint, %d in this run", errCheckpointMismatch, i, g.Name, n, len(g.vars))
+		}
+	}
+	return nil
 }
 
 func joinOptimState(h optimHeader, m map[string]*tensor.Tensor) (*optim.State, error) {

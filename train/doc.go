@@ -6,6 +6,15 @@
 // metric stops improving, and returns the trained network with everything
 // needed to save and serve it (Result).
 //
+// With model.backbone.weights the backbone starts from a torchvision
+// state_dict (model.LoadBackboneFile), and model.backbone.freeze keeps its
+// stem and first stages out of training. The optimizer's parameter groups
+// follow the config: group 0, default, holds everything at
+// train.optimizer.lr; train.optimizer.backbone_lr adds a backbone group;
+// each model.fusion[i].options.weight_decay adds a fusion[i] group for
+// that entry's metadata generators. Schedules scale every group from its
+// own base learning rate. The start event of the log lists the groups.
+//
 // A run writes an atomic checkpoint (see WriteCheckpoint for the format)
 // every train.checkpoint_every epochs and when its context is cancelled;
 // Resume continues it with the same data order, random streams and

@@ -78,7 +78,8 @@ type EpochStats struct {
 	// Epoch is 1-based; Step counts the optimizer steps at its end.
 	Epoch int   `json:"epoch"`
 	Step  int64 `json:"step"`
-	// LR is the learning rate of the epoch's last step.
+	// LR is the learning rate of the epoch's last step (of optimizer group
+	// 0, default; schedules move the other groups alongside it).
 	LR                  float64  `json:"lr"`
 	TrainLoss           float64  `json:"train_loss"`
 	TrainAccuracy       float64  `json:"train_accuracy"`
@@ -185,11 +186,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // Resume continues the run saved in the checkpoint at path with the same
-// data order, random streams and schedule, so it ends as the
-// uninterrupted run would have: the same weights, bit for bit, when the
-// run's only randomness is initialisation, shuffling, augmentation and
-// dropout (model.modality_dropout draws from a generator inside the
-// network that a checkpoint cannot yet restore).
+// data order, random streams, optimizer groups and schedule, so it ends as
+// the uninterrupted run would have: the same weights, bit for bit. (The
+// network draws dropout and modality dropout from the model stream, whose
+// state the checkpoint holds; pretrained backbone weights are not read
+// again, the checkpoint's weights replace them.)
 func Resume(ctx context.Context, path string, opts Options) (*Result, error) {
 	ck, err := ReadCheckpoint(path)
 	if err != nil {
@@ -239,6 +240,7 @@ type run struct {
 	input    [3]int
 	net      model.Network
 	params   []*autograd.Var
+	groups   []paramGroup
 	src      *rand.PCG
 	opt      optim.Optimizer
 	sched    optim.Scheduler // step or cosine; nil otherwise
@@ -359,11 +361,24 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 			return nil, fmt.Errorf("random state: %w", err)
 		}
 	}
+	if w := cfg.Model.Backbone.Weights; w != "" && ck == nil {
+		n, ok := r.net.(*model.Net)
+		if !ok {
+			return nil, errors.New("model.backbone.weights: the network has no resnet backbone")
+		}
+		if err := model.LoadBackboneFile(n, w); err != nil {
+			return nil, fmt.Errorf("model.backbone.weights: %w", err)
+		}
+	}
 	r.params = nn.Trainable(r.net)
-	if r.opt, err = newOptimizer(t.Optimizer, r.params); err != nil {
+	r.groups = paramGroups(t.Optimizer, r.net)
+	if r.opt, err = newOptimizer(t.Optimizer, optimGroups(r.groups)); err != nil {
 		return nil, err
 	}
 	if ck != nil {
+		if err := checkGroups(ck.Optimizer, r.groups); err != nil {
+			return nil, err
+		}
 		st, err := joinOptimState(ck.Optimizer, ck.moments)
 		if err != nil {
 			return nil, err
@@ -431,8 +446,7 @@ func checkPreset(spec model.Spec, width int, slots []meta.IDSlot) error {
 	return nil
 }
 
-func newOptimizer(o config.Optimizer, params []*autograd.Var) (optim.Optimizer, error) {
-	groups := optim.OneGroup(params)
+func newOptimizer(o config.Optimizer, groups []optim.Group) (optim.Optimizer, error) {
 	switch o.Kind {
 	case config.OptimizerSGD:
 		return optim.NewSGD(groups, optim.SGDConfig{LR: o.LR, Momentum: *o.Momentum, Nesterov: o.Nesterov, WeightDecay: *o.WeightDecay})
@@ -492,7 +506,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		ev = "resume"
 	}
 	r.logEvent(ev, map[string]any{"epoch": r.pos.Epoch, "batch": r.pos.Batch, "step": r.pos.Step, "epochs": r.epochs,
-		"train_rows": len(r.splits.Train), "val_rows": len(r.splits.Val), "seed": r.cfg.Train.Seed})
+		"train_rows": len(r.splits.Train), "val_rows": len(r.splits.Val), "seed": r.cfg.Train.Seed, "optimizer_groups": r.groups})
 	for r.pos.Epoch < r.epochs && !r.early.Stopped {
 		if err := r.epoch(ctx); err != nil {
 			if ctx.Err() == nil {
@@ -713,7 +727,7 @@ func (r *run) save() error {
 	if ck.RNG, err = r.src.MarshalBinary(); err != nil {
 		return err
 	}
-	ck.Optimizer, ck.moments = splitOptimState(r.opt.State())
+	ck.Optimizer, ck.moments = splitOptimState(r.opt.State(), groupNames(r.groups))
 	if r.sched != nil {
 		ck.Schedule.Position = r.sched.Steps()
 	}
