@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.AddCommand(newVersionCmd(), newDatagenCmd(), newInitCmd(), newTrainCmd(), newImportCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newEvalCmd(), newCompareCmd(), newDemoCmd(), newServeCmd(), newExportCmd())
+	root.AddCommand(newExplainCmd())
 	return root
 }
 
