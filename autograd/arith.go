@@ -28,6 +28,21 @@ func (op *binary) gradRuns(n int, f func(o, ia, ib, n int)) {
 	op.bc.forRuns(&op.p, n == op.bc.n, f)
 }
 
+// sumGrads is the backward pass of a + sign·b: it accumulates g into a's
+// gradient and sign·g into b's, summed over the broadcast dimensions.
+func (op *binary) sumGrads(a, b *Var, g *tensor.Tensor, sign float32) {
+	gd := g.Data()
+	as, bs := op.p.aStep, op.p.bStep
+	if a.requiresGrad {
+		ga := a.grad()
+		op.gradRuns(len(ga), func(i, ia, _, n int) { accum(ga, ia, as, gd[i:i+n], 1) })
+	}
+	if b.requiresGrad {
+		gb := b.grad()
+		op.gradRuns(len(gb), func(i, _, ib, n int) { accum(gb, ib, bs, gd[i:i+n], sign) })
+	}
+}
+
 // Add returns a + b with NumPy/PyTorch broadcasting.
 func (tp *Tape) Add(a, b *Var) *Var {
 	op := newBinary("Add", a, b)
@@ -57,17 +72,7 @@ func (tp *Tape) Add(a, b *Var) *Var {
 			fill(d, x[ia]+y[ib])
 		}
 	})
-	return tp.result(out, func(g *tensor.Tensor) {
-		gd := g.Data()
-		if a.requiresGrad {
-			ga := a.grad()
-			op.gradRuns(len(ga), func(i, ia, _, n int) { accum(ga, ia, as, gd[i:i+n], 1) })
-		}
-		if b.requiresGrad {
-			gb := b.grad()
-			op.gradRuns(len(gb), func(i, _, ib, n int) { accum(gb, ib, bs, gd[i:i+n], 1) })
-		}
-	}, a, b)
+	return tp.result(out, func(g *tensor.Tensor) { op.sumGrads(a, b, g, 1) }, a, b)
 }
 
 // Sub returns a - b with broadcasting.
@@ -83,17 +88,7 @@ func (tp *Tape) Sub(a, b *Var) *Var {
 			d[k] = x[ia+k*as] - y[ib+k*bs]
 		}
 	})
-	return tp.result(out, func(g *tensor.Tensor) {
-		gd := g.Data()
-		if a.requiresGrad {
-			ga := a.grad()
-			op.gradRuns(len(ga), func(i, ia, _, n int) { accum(ga, ia, as, gd[i:i+n], 1) })
-		}
-		if b.requiresGrad {
-			gb := b.grad()
-			op.gradRuns(len(gb), func(i, _, ib, n int) { accum(gb, ib, bs, gd[i:i+n], -1) })
-		}
-	}, a, b)
+	return tp.result(out, func(g *tensor.Tensor) { op.sumGrads(a, b, g, -1) }, a, b)
 }
 
 // Mul returns the elementwise product a * b with broadcasting.

@@ -7,7 +7,7 @@ Run from the repository root (see bench/README.md):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare.py
 
 - metacnn: `metacnn bench --json` (built once into bench/out/), GOMAXPROCS=2.
-- PyTorch 1.13 CPU: the reference document's three models (the same code as
+- PyTorch 1.13 CPU: the reference document's three models (imported from
   testdata/torch/gen.py), torch.set_num_threads(2), Adam(lr=1e-3),
   cross-entropy, batch 32; inference under torch.no_grad() in eval mode.
 - ONNX Runtime (npm onnxruntime-node, intraOpNumThreads 2): seed-film
@@ -33,87 +33,11 @@ import torch
 import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "testdata", "torch"))
+from gen import CNNWithFiLM, CNNWithMetadataConcatenation, CNNWithMetadataConditioning  # noqa: E402
+
 THREADS = 2
 ARCHS = ["seed-concat", "seed-scalebias", "seed-film"]
-
-
-# --- The reference document's three models (as in testdata/torch/gen.py). ---
-
-
-def cnn_layers():
-    return nn.Sequential(
-        nn.Conv2d(3, 32, kernel_size=3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(kernel_size=2),
-        nn.Conv2d(32, 64, kernel_size=3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(kernel_size=2),
-    )
-
-
-class CNNWithMetadataConcatenation(nn.Module):
-    def __init__(self, num_operators=10, embedding_dim=16):
-        super().__init__()
-        self.cnn_layers = cnn_layers()
-        self.embedding = nn.Embedding(num_operators, embedding_dim)
-        self.fc = nn.Linear(64 * 14 * 14 + embedding_dim, 128)
-        self.classifier = nn.Linear(128, 2)
-
-    def forward(self, images, operator_ids):
-        f = self.cnn_layers(images)
-        f = f.view(f.size(0), -1)
-        e = self.embedding(operator_ids)
-        out = torch.relu(self.fc(torch.cat((f, e), dim=1)))
-        return self.classifier(out)
-
-
-class CNNWithMetadataConditioning(nn.Module):
-    def __init__(self, embedding_dim=8):
-        super().__init__()
-        self.cnn_layers = cnn_layers()
-        self.temperature_embedding = nn.Linear(1, embedding_dim)
-        self.scale_layer = nn.Linear(embedding_dim, 64)
-        self.bias_layer = nn.Linear(embedding_dim, 64)
-        self.fc = nn.Linear(64 * 14 * 14, 128)
-        self.classifier = nn.Linear(128, 2)
-
-    def forward(self, images, temperatures):
-        f = self.cnn_layers(images)
-        e = self.temperature_embedding(temperatures)
-        s = self.scale_layer(e).unsqueeze(-1).unsqueeze(-1)
-        b = self.bias_layer(e).unsqueeze(-1).unsqueeze(-1)
-        c = s * f + b
-        c = c.view(c.size(0), -1)
-        return self.classifier(torch.relu(self.fc(c)))
-
-
-class FiLM(nn.Module):
-    def __init__(self, num_channels, embedding_dim):
-        super().__init__()
-        self.gamma_layer = nn.Linear(embedding_dim, num_channels)
-        self.beta_layer = nn.Linear(embedding_dim, num_channels)
-
-    def forward(self, x, m):
-        g = self.gamma_layer(m).unsqueeze(-1).unsqueeze(-1)
-        b = self.beta_layer(m).unsqueeze(-1).unsqueeze(-1)
-        return g * x + b
-
-
-class CNNWithFiLM(nn.Module):
-    def __init__(self, embedding_dim=8, num_metadata_features=2):
-        super().__init__()
-        self.cnn_layers = cnn_layers()
-        self.metadata_embedding = nn.Linear(num_metadata_features, embedding_dim)
-        self.film_layer = FiLM(64, embedding_dim)
-        self.fc = nn.Linear(64 * 14 * 14, 128)
-        self.classifier = nn.Linear(128, 2)
-
-    def forward(self, images, metadata):
-        f = self.cnn_layers(images)
-        e = self.metadata_embedding(metadata)
-        c = self.film_layer(f, e)
-        c = c.view(c.size(0), -1)
-        return self.classifier(torch.relu(self.fc(c)))
 
 
 def torch_model(arch, n):

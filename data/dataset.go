@@ -144,7 +144,7 @@ func Check(ctx context.Context, m *Manifest, opts Options) (*Dataset, error) {
 	}
 	ds.Classes = slices.Clone(opts.Classes)
 	if labelCol != "" && len(ds.Classes) == 0 {
-		ds.Classes = distinctLabels(ds.Rows)
+		ds.Classes = DistinctLabels(ds.Rows)
 		for i, c := range ds.Classes {
 			classIndex[c] = i
 		}
@@ -196,9 +196,9 @@ func imageBadRow(err error, column, file string) BadRow {
 	return b
 }
 
-// distinctLabels returns the sorted distinct labels, numerically when all
-// are integers.
-func distinctLabels(rows []Row) []string {
+// DistinctLabels returns the sorted distinct labels of rows, numerically
+// when every label is an integer (the class order Load uses by default).
+func DistinctLabels(rows []Row) []string {
 	set := map[string]bool{}
 	for _, r := range rows {
 		set[r.Label] = true

@@ -1,43 +1,10 @@
 package data
 
-import (
-	"fmt"
-	"strings"
-)
+import "github.com/metacnn/metacnn/internal/enum"
 
-func enumString(kind string, i int, names []string) string {
-	if i > 0 && i < len(names) {
-		return names[i]
-	}
-	if i == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s(%d)", kind, i)
-}
-
-func marshalEnum(kind string, i int, names []string) ([]byte, error) {
-	if i < 0 || i >= len(names) {
-		return nil, fmt.Errorf("data: invalid %s(%d)", kind, i)
-	}
-	return []byte(names[i]), nil
-}
-
-// parseEnum matches s case-insensitively, treating '_' and '-' alike; the
-// empty string parses to the unset value 0.
-func parseEnum(what, s string, names []string) (int, error) {
-	norm := func(x string) string {
-		return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(x)), "_", "-")
-	}
-	n := norm(s)
-	if n == "" {
-		return 0, nil
-	}
-	for i, name := range names[1:] {
-		if norm(name) == n {
-			return i + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown %s %q (want one of %s)", what, truncate(s), strings.Join(names[1:], ", "))
+// newEnum describes a data enum; names[0] is the unset value, "".
+func newEnum[T ~int](typ, what string, names []string, aliases map[string]T) *enum.Names[T] {
+	return &enum.Names[T]{Pkg: "data", Type: typ, What: what, Names: names, Aliases: aliases, MaxQuote: 80}
 }
 
 func truncate(s string) string {
@@ -60,31 +27,20 @@ const (
 	CenterCrop             // crop the largest centred region of the target aspect, then scale
 )
 
-var resizeNames = []string{"", "stretch", "fit-pad", "center-crop"}
+var resizeModes = newEnum("ResizeMode", "resize mode", []string{"", "stretch", "fit-pad", "center-crop"},
+	map[string]ResizeMode{"centre-crop": CenterCrop})
 
-func (m ResizeMode) String() string { return enumString("ResizeMode", int(m), resizeNames) }
+func (m ResizeMode) String() string { return resizeModes.String(m) }
 
 // ParseResizeMode parses "stretch", "fit-pad" or "center-crop" ("centre-crop"
 // is accepted too).
-func ParseResizeMode(s string) (ResizeMode, error) {
-	if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(s), "_", "-"), "centre-crop") {
-		return CenterCrop, nil
-	}
-	i, err := parseEnum("resize mode", s, resizeNames)
-	return ResizeMode(i), err
-}
+func ParseResizeMode(s string) (ResizeMode, error) { return resizeModes.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (m ResizeMode) MarshalText() ([]byte, error) {
-	return marshalEnum("ResizeMode", int(m), resizeNames)
-}
+func (m ResizeMode) MarshalText() ([]byte, error) { return resizeModes.Marshal(m) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (m *ResizeMode) UnmarshalText(b []byte) error {
-	v, err := ParseResizeMode(string(b))
-	*m = v
-	return err
-}
+func (m *ResizeMode) UnmarshalText(b []byte) error { return resizeModes.Unmarshal(m, b) }
 
 // Filter is the resampling filter. The zero value is unset and means CatmullRom.
 type Filter int
@@ -97,25 +53,18 @@ const (
 	Nearest            // nearest neighbour: for masks and tests
 )
 
-var filterNames = []string{"", "catmull-rom", "bilinear", "nearest"}
+var filters = newEnum[Filter]("Filter", "resize filter", []string{"", "catmull-rom", "bilinear", "nearest"}, nil)
 
-func (f Filter) String() string { return enumString("Filter", int(f), filterNames) }
+func (f Filter) String() string { return filters.String(f) }
 
 // ParseFilter parses "catmull-rom", "bilinear" or "nearest".
-func ParseFilter(s string) (Filter, error) {
-	i, err := parseEnum("resize filter", s, filterNames)
-	return Filter(i), err
-}
+func ParseFilter(s string) (Filter, error) { return filters.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (f Filter) MarshalText() ([]byte, error) { return marshalEnum("Filter", int(f), filterNames) }
+func (f Filter) MarshalText() ([]byte, error) { return filters.Marshal(f) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (f *Filter) UnmarshalText(b []byte) error {
-	v, err := ParseFilter(string(b))
-	*f = v
-	return err
-}
+func (f *Filter) UnmarshalText(b []byte) error { return filters.Unmarshal(f, b) }
 
 // BadRowPolicy says what a bad row does. The zero value is unset and means Stop.
 type BadRowPolicy int
@@ -127,54 +76,33 @@ const (
 	Skip                     // leave the row out and report it
 )
 
-var policyNames = []string{"", "error", "skip"}
+var policies = newEnum("BadRowPolicy", "bad-row policy", []string{"", "error", "skip"}, map[string]BadRowPolicy{"stop": Stop})
 
-func (p BadRowPolicy) String() string { return enumString("BadRowPolicy", int(p), policyNames) }
+func (p BadRowPolicy) String() string { return policies.String(p) }
 
 // ParseBadRowPolicy parses "error" (also "stop") or "skip".
-func ParseBadRowPolicy(s string) (BadRowPolicy, error) {
-	if strings.EqualFold(strings.TrimSpace(s), "stop") {
-		return Stop, nil
-	}
-	i, err := parseEnum("bad-row policy", s, policyNames)
-	return BadRowPolicy(i), err
-}
+func ParseBadRowPolicy(s string) (BadRowPolicy, error) { return policies.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (p BadRowPolicy) MarshalText() ([]byte, error) {
-	return marshalEnum("BadRowPolicy", int(p), policyNames)
-}
+func (p BadRowPolicy) MarshalText() ([]byte, error) { return policies.Marshal(p) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (p *BadRowPolicy) UnmarshalText(b []byte) error {
-	v, err := ParseBadRowPolicy(string(b))
-	*p = v
-	return err
-}
+func (p *BadRowPolicy) UnmarshalText(b []byte) error { return policies.Unmarshal(p, b) }
 
 func (p BadRowPolicy) skip() bool { return p == Skip }
 
-var imageCheckNames = []string{"", "header", "decode", "none"}
+var imageChecks = newEnum[ImageCheck]("ImageCheck", "image check", []string{"", "header", "decode", "none"}, nil)
 
-func (c ImageCheck) String() string { return enumString("ImageCheck", int(c), imageCheckNames) }
+func (c ImageCheck) String() string { return imageChecks.String(c) }
 
 // ParseImageCheck parses "header", "decode" or "none".
-func ParseImageCheck(s string) (ImageCheck, error) {
-	i, err := parseEnum("image check", s, imageCheckNames)
-	return ImageCheck(i), err
-}
+func ParseImageCheck(s string) (ImageCheck, error) { return imageChecks.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (c ImageCheck) MarshalText() ([]byte, error) {
-	return marshalEnum("ImageCheck", int(c), imageCheckNames)
-}
+func (c ImageCheck) MarshalText() ([]byte, error) { return imageChecks.Marshal(c) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (c *ImageCheck) UnmarshalText(b []byte) error {
-	v, err := ParseImageCheck(string(b))
-	*c = v
-	return err
-}
+func (c *ImageCheck) UnmarshalText(b []byte) error { return imageChecks.Unmarshal(c, b) }
 
 // Border is what a geometric augmentation puts where it samples outside
 // the image. The zero value is unset and means BorderReflect.
@@ -188,26 +116,16 @@ const (
 	BorderZero           // zero (black before normalisation)
 )
 
-var borderNames = []string{"", "reflect", "edge", "zero"}
+var borders = newEnum("Border", "border mode", []string{"", "reflect", "edge", "zero"}, map[string]Border{"constant": BorderZero})
 
-func (b Border) String() string { return enumString("Border", int(b), borderNames) }
+func (b Border) String() string { return borders.String(b) }
 
 // ParseBorder parses "reflect", "edge" or "zero" ("constant" is accepted
 // for zero).
-func ParseBorder(s string) (Border, error) {
-	if strings.EqualFold(strings.TrimSpace(s), "constant") {
-		return BorderZero, nil
-	}
-	i, err := parseEnum("border mode", s, borderNames)
-	return Border(i), err
-}
+func ParseBorder(s string) (Border, error) { return borders.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (b Border) MarshalText() ([]byte, error) { return marshalEnum("Border", int(b), borderNames) }
+func (b Border) MarshalText() ([]byte, error) { return borders.Marshal(b) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (b *Border) UnmarshalText(bs []byte) error {
-	v, err := ParseBorder(string(bs))
-	*b = v
-	return err
-}
+func (b *Border) UnmarshalText(bs []byte) error { return borders.Unmarshal(b, bs) }

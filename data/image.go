@@ -147,26 +147,39 @@ type ImageInfo struct {
 	Width, Height int
 }
 
-// readFile reads path whole, within the size limit.
-func readFile(path string, limit int64) ([]byte, error) {
+// openImage opens the regular file at path, of at most limit bytes, and
+// returns it with its size.
+func openImage(path string, limit int64) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &ImageError{File: path, Err: ErrImageMissing}
+			return nil, 0, &ImageError{File: path, Err: ErrImageMissing}
 		}
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
+		return nil, 0, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
+		f.Close()
+		return nil, 0, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: "not a regular file"}
+		f.Close()
+		return nil, 0, &ImageError{File: path, Err: ErrImageUnread, Detail: "not a regular file"}
 	}
 	if st.Size() > limit {
-		return nil, &ImageError{File: path, Err: ErrImageTooLarge, Detail: fmt.Sprintf("file is %d bytes, limit %d", st.Size(), limit)}
+		f.Close()
+		return nil, 0, &ImageError{File: path, Err: ErrImageTooLarge, Detail: fmt.Sprintf("file is %d bytes, limit %d", st.Size(), limit)}
 	}
+	return f, st.Size(), nil
+}
+
+// readFile reads path whole, within the size limit.
+func readFile(path string, limit int64) ([]byte, error) {
+	f, _, err := openImage(path, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
@@ -197,27 +210,14 @@ func CheckImageFile(path string, opts ImageOptions) (ImageInfo, error) {
 // which the whole file is read.
 func readHeader(path string, limit int64) ([]byte, error) {
 	const headerBytes = 64 << 10
-	f, err := os.Open(path)
+	f, size, err := openImage(path, limit)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &ImageError{File: path, Err: ErrImageMissing}
-		}
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: err.Error()}
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &ImageError{File: path, Err: ErrImageUnread, Detail: "not a regular file"}
-	}
-	if st.Size() > limit {
-		return nil, &ImageError{File: path, Err: ErrImageTooLarge, Detail: fmt.Sprintf("file is %d bytes, limit %d", st.Size(), limit)}
-	}
-	n := min(st.Size(), headerBytes)
+	n := min(size, headerBytes)
 	if isTIFFPrefix(f) {
-		n = st.Size()
+		n = size
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(f, b); err != nil {

@@ -27,15 +27,12 @@ const (
 	Parquet // flat schema; values read as the strings a CSV would hold (see the package doc)
 )
 
-var formatNames = []string{"", "csv", "jsonl", "parquet"}
+var formats = newEnum[Format]("Format", "manifest format", []string{"", "csv", "jsonl", "parquet"}, nil)
 
-func (f Format) String() string { return enumString("Format", int(f), formatNames) }
+func (f Format) String() string { return formats.String(f) }
 
 // ParseFormat parses "csv", "jsonl" or "parquet".
-func ParseFormat(s string) (Format, error) {
-	i, err := parseEnum("manifest format", s, formatNames)
-	return Format(i), err
-}
+func ParseFormat(s string) (Format, error) { return formats.Parse(s) }
 
 // FormatOf returns the format implied by a file name's extension.
 func FormatOf(path string) (Format, error) {

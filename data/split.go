@@ -22,27 +22,18 @@ const (
 	FromColumn             // the manifest's split column (Row.Split)
 )
 
-var splitNames = []string{"", "random", "stratified", "grouped", "column"}
+var splitMethods = newEnum[SplitMethod]("SplitMethod", "split method", []string{"", "random", "stratified", "grouped", "column"}, nil)
 
-func (m SplitMethod) String() string { return enumString("SplitMethod", int(m), splitNames) }
+func (m SplitMethod) String() string { return splitMethods.String(m) }
 
 // ParseSplitMethod parses "random", "stratified", "grouped" or "column".
-func ParseSplitMethod(s string) (SplitMethod, error) {
-	i, err := parseEnum("split method", s, splitNames)
-	return SplitMethod(i), err
-}
+func ParseSplitMethod(s string) (SplitMethod, error) { return splitMethods.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (m SplitMethod) MarshalText() ([]byte, error) {
-	return marshalEnum("SplitMethod", int(m), splitNames)
-}
+func (m SplitMethod) MarshalText() ([]byte, error) { return splitMethods.Marshal(m) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (m *SplitMethod) UnmarshalText(b []byte) error {
-	v, err := ParseSplitMethod(string(b))
-	*m = v
-	return err
-}
+func (m *SplitMethod) UnmarshalText(b []byte) error { return splitMethods.Unmarshal(m, b) }
 
 // SplitOptions configures SplitRows and KFold.
 type SplitOptions struct {

@@ -1,5 +1,10 @@
 package eval
 
+import (
+	"fmt"
+	"slices"
+)
+
 // ReportVersion is the version of the Report JSON shape. It changes only
 // when a field is renamed, removed or changes meaning; new fields may be
 // added without a change.
@@ -83,4 +88,16 @@ func Evaluate(p *Predictions, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Warnings returns the overall warnings followed by each slice's, the
+// latter prefixed with "column=value: ".
+func (r *Report) Warnings() []string {
+	warns := slices.Clone(r.Overall.Warnings)
+	for _, s := range r.Slices {
+		for _, w := range s.Metrics.Warnings {
+			warns = append(warns, fmt.Sprintf("%s=%s: %s", s.Column, s.Value, w))
+		}
+	}
+	return warns
 }

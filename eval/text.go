@@ -140,14 +140,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		t.write(bw, "  ")
 	}
 
-	var warns []string
-	warns = append(warns, m.Warnings...)
-	for _, s := range r.Slices {
-		for _, w := range s.Metrics.Warnings {
-			warns = append(warns, fmt.Sprintf("%s=%s: %s", s.Column, s.Value, w))
-		}
-	}
-	if len(warns) > 0 {
+	if warns := r.Warnings(); len(warns) > 0 {
 		bw.WriteString("\nwarnings\n")
 		for _, w := range warns {
 			bw.WriteString("  - " + w + "\n")

@@ -2,7 +2,8 @@ package meta
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/metacnn/metacnn/internal/enum"
 )
 
 // Type is the kind of a metadata column. The zero value is unset and invalid
@@ -21,23 +22,18 @@ const (
 
 var typeNames = []string{"", "categorical", "numeric", "cyclical", "timestamp", "boolean"}
 
-func (t Type) String() string { return enumString("Type", int(t), typeNames) }
+var typeEnum = newEnum[Type]("Type", "column type", typeNames)
+
+func (t Type) String() string { return typeEnum.String(t) }
 
 // ParseType parses a column type name such as "categorical" (case-insensitive).
-func ParseType(s string) (Type, error) {
-	i, err := parseEnum("column type", s, typeNames)
-	return Type(i), err
-}
+func ParseType(s string) (Type, error) { return typeEnum.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (t Type) MarshalText() ([]byte, error) { return marshalEnum("Type", int(t), typeNames) }
+func (t Type) MarshalText() ([]byte, error) { return typeEnum.Marshal(t) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (t *Type) UnmarshalText(b []byte) error {
-	v, err := ParseType(string(b))
-	*t = v
-	return err
-}
+func (t *Type) UnmarshalText(b []byte) error { return typeEnum.Unmarshal(t, b) }
 
 // Encoding is how a categorical column is encoded. The zero value is unset
 // and means OneHot.
@@ -52,27 +48,18 @@ const (
 	Index                  // the value is an integer id used directly, 0 <= id < Cardinality (raw)
 )
 
-var encodingNames = []string{"", "onehot", "embedding", "ordinal", "index"}
+var encodingEnum = newEnum[Encoding]("Encoding", "categorical encoding", []string{"", "onehot", "embedding", "ordinal", "index"})
 
-func (e Encoding) String() string { return enumString("Encoding", int(e), encodingNames) }
+func (e Encoding) String() string { return encodingEnum.String(e) }
 
 // ParseEncoding parses a categorical encoding name such as "onehot".
-func ParseEncoding(s string) (Encoding, error) {
-	i, err := parseEnum("categorical encoding", s, encodingNames)
-	return Encoding(i), err
-}
+func ParseEncoding(s string) (Encoding, error) { return encodingEnum.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (e Encoding) MarshalText() ([]byte, error) {
-	return marshalEnum("Encoding", int(e), encodingNames)
-}
+func (e Encoding) MarshalText() ([]byte, error) { return encodingEnum.Marshal(e) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (e *Encoding) UnmarshalText(b []byte) error {
-	v, err := ParseEncoding(string(b))
-	*e = v
-	return err
-}
+func (e *Encoding) UnmarshalText(b []byte) error { return encodingEnum.Unmarshal(e, b) }
 
 // Scaling is how a numeric column is scaled. The zero value is unset and
 // means Standard.
@@ -85,25 +72,18 @@ const (
 	Raw                  // x unchanged (after the optional clip and log1p)
 )
 
-var scalingNames = []string{"", "standard", "raw"}
+var scalingEnum = newEnum[Scaling]("Scaling", "numeric scaling", []string{"", "standard", "raw"})
 
-func (s Scaling) String() string { return enumString("Scaling", int(s), scalingNames) }
+func (s Scaling) String() string { return scalingEnum.String(s) }
 
 // ParseScaling parses a numeric scaling name such as "standard".
-func ParseScaling(s string) (Scaling, error) {
-	i, err := parseEnum("numeric scaling", s, scalingNames)
-	return Scaling(i), err
-}
+func ParseScaling(s string) (Scaling, error) { return scalingEnum.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (s Scaling) MarshalText() ([]byte, error) { return marshalEnum("Scaling", int(s), scalingNames) }
+func (s Scaling) MarshalText() ([]byte, error) { return scalingEnum.Marshal(s) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (s *Scaling) UnmarshalText(b []byte) error {
-	v, err := ParseScaling(string(b))
-	*s = v
-	return err
-}
+func (s *Scaling) UnmarshalText(b []byte) error { return scalingEnum.Unmarshal(s, b) }
 
 // MissingPolicy says what happens to a missing value. The zero value is unset
 // and means Indicator, except for raw columns (numeric scale raw and
@@ -119,28 +99,19 @@ const (
 	DropRow                    // the row is dropped (Encode returns an error wrapping ErrDropRow)
 )
 
-var missingNames = []string{"", "indicator", "error", "drop-row"}
+var missingEnum = newEnum[MissingPolicy]("MissingPolicy", "missing policy", []string{"", "indicator", "error", "drop-row"})
 
-func (m MissingPolicy) String() string { return enumString("MissingPolicy", int(m), missingNames) }
+func (m MissingPolicy) String() string { return missingEnum.String(m) }
 
 // ParseMissingPolicy parses "indicator", "error" or "drop-row" ("drop_row" is
 // accepted too).
-func ParseMissingPolicy(s string) (MissingPolicy, error) {
-	i, err := parseEnum("missing policy", s, missingNames)
-	return MissingPolicy(i), err
-}
+func ParseMissingPolicy(s string) (MissingPolicy, error) { return missingEnum.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (m MissingPolicy) MarshalText() ([]byte, error) {
-	return marshalEnum("MissingPolicy", int(m), missingNames)
-}
+func (m MissingPolicy) MarshalText() ([]byte, error) { return missingEnum.Marshal(m) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (m *MissingPolicy) UnmarshalText(b []byte) error {
-	v, err := ParseMissingPolicy(string(b))
-	*m = v
-	return err
-}
+func (m *MissingPolicy) UnmarshalText(b []byte) error { return missingEnum.Unmarshal(m, b) }
 
 // TimeFeature is a cyclical feature derived from a timestamp, computed in the
 // timestamp's own UTC offset (the local time at capture).
@@ -155,27 +126,18 @@ const (
 	DayOfYear                    // 1 January = 0, period 365.2425
 )
 
-var timeFeatureNames = []string{"", "hour", "weekday", "month", "day_of_year"}
+var timeFeatureEnum = newEnum[TimeFeature]("TimeFeature", "timestamp feature", []string{"", "hour", "weekday", "month", "day_of_year"})
 
-func (f TimeFeature) String() string { return enumString("TimeFeature", int(f), timeFeatureNames) }
+func (f TimeFeature) String() string { return timeFeatureEnum.String(f) }
 
 // ParseTimeFeature parses "hour", "weekday", "month" or "day_of_year".
-func ParseTimeFeature(s string) (TimeFeature, error) {
-	i, err := parseEnum("timestamp feature", s, timeFeatureNames)
-	return TimeFeature(i), err
-}
+func ParseTimeFeature(s string) (TimeFeature, error) { return timeFeatureEnum.Parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (f TimeFeature) MarshalText() ([]byte, error) {
-	return marshalEnum("TimeFeature", int(f), timeFeatureNames)
-}
+func (f TimeFeature) MarshalText() ([]byte, error) { return timeFeatureEnum.Marshal(f) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (f *TimeFeature) UnmarshalText(b []byte) error {
-	v, err := ParseTimeFeature(string(b))
-	*f = v
-	return err
-}
+func (f *TimeFeature) UnmarshalText(b []byte) error { return timeFeatureEnum.Unmarshal(f, b) }
 
 func (f TimeFeature) period() float64 {
 	switch f {
@@ -191,39 +153,9 @@ func (f TimeFeature) period() float64 {
 	panic(fmt.Sprintf("meta: no period for %v", f))
 }
 
-func enumString(kind string, i int, names []string) string {
-	if i > 0 && i < len(names) {
-		return names[i]
-	}
-	if i == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s(%d)", kind, i)
-}
-
-func marshalEnum(kind string, i int, names []string) ([]byte, error) {
-	if i < 0 || i >= len(names) {
-		return nil, fmt.Errorf("meta: invalid %s(%d)", kind, i)
-	}
-	return []byte(names[i]), nil
-}
-
-// parseEnum matches s case-insensitively, treating '_' and '-' alike. The
-// empty string parses to the unset value 0.
-func parseEnum(what, s string, names []string) (int, error) {
-	norm := func(x string) string {
-		return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(x)), "_", "-")
-	}
-	n := norm(s)
-	if n == "" {
-		return 0, nil
-	}
-	for i, name := range names[1:] {
-		if norm(name) == n {
-			return i + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown %s %q (want one of %s)", what, truncate(s), strings.Join(names[1:], ", "))
+// newEnum describes a meta enum; names[0] is the unset value, "".
+func newEnum[T ~int](typ, what string, names []string) *enum.Names[T] {
+	return &enum.Names[T]{Pkg: "meta", Type: typ, What: what, Names: names, MaxQuote: 64}
 }
 
 // truncate shortens s for error messages.

@@ -276,7 +276,9 @@ func (b *Bundle) Predict(images *tensor.Tensor, rows []map[string]string) (logit
 	} else if rows != nil && len(rows) != n {
 		return nil, nil, fmt.Errorf("model: %d images but %d metadata rows", n, len(rows))
 	}
-	return b.Net.Forward(nil, in).Value, warns, nil
+	tp := autograd.NewInferenceTape()
+	defer tp.Release()
+	return b.Net.Forward(tp, in).Value.Clone(), warns, nil // copied out before Release
 }
 
 func (b *Bundle) usesMeta() bool {

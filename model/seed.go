@@ -118,15 +118,10 @@ type seedConcat struct {
 	fc, classifier *nn.Linear
 }
 
+// Forward is ForwardFeatures without the feature map.
 func (m *seedConcat) Forward(tp *autograd.Tape, in Inputs) *autograd.Var {
-	checkImages(SeedConcat, in)
-	n := in.Images.Value.Dim(0)
-	if len(in.IDs) != 1 || len(in.IDs[0]) != n {
-		panic(fmt.Sprintf("%s: want one id column of %d operator ids, got %d columns", SeedConcat, n, len(in.IDs)))
-	}
-	f := tp.Flatten(m.cnn.Forward(tp, in.Images))
-	e := m.embedding.Forward(tp, in.IDs[0])
-	return head(tp, m.fc, m.classifier, tp.Concat(1, f, e))
+	logits, _ := m.ForwardFeatures(tp, in)
+	return logits
 }
 
 func (m *seedConcat) Params() []nn.Param {
@@ -148,13 +143,10 @@ type seedScaleBias struct {
 	fc, classifier *nn.Linear
 }
 
+// Forward is ForwardFeatures without the feature map.
 func (m *seedScaleBias) Forward(tp *autograd.Tape, in Inputs) *autograd.Var {
-	checkImages(SeedScaleBias, in)
-	checkMeta(SeedScaleBias, in, 1)
-	f := m.cnn.Forward(tp, in.Images)
-	e := m.tempEmbed.Forward(tp, in.Meta)
-	c := modulate(tp, f, m.scale.Forward(tp, e), m.bias.Forward(tp, e))
-	return head(tp, m.fc, m.classifier, tp.Flatten(c))
+	logits, _ := m.ForwardFeatures(tp, in)
+	return logits
 }
 
 func (m *seedScaleBias) Params() []nn.Param {
@@ -178,13 +170,10 @@ type seedFiLM struct {
 	fc, classifier *nn.Linear
 }
 
+// Forward is ForwardFeatures without the feature map.
 func (m *seedFiLM) Forward(tp *autograd.Tape, in Inputs) *autograd.Var {
-	checkImages(SeedFiLM, in)
-	checkMeta(SeedFiLM, in, 2)
-	f := m.cnn.Forward(tp, in.Images)
-	e := m.metaEmbed.Forward(tp, in.Meta)
-	c := modulate(tp, f, m.gamma.Forward(tp, e), m.beta.Forward(tp, e))
-	return head(tp, m.fc, m.classifier, tp.Flatten(c))
+	logits, _ := m.ForwardFeatures(tp, in)
+	return logits
 }
 
 func (m *seedFiLM) Params() []nn.Param {

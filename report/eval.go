@@ -159,14 +159,7 @@ func (p *Page) AddEval(prefix string, r *eval.Report, curves Curves, history []E
 		}
 	}
 
-	var warns []string
-	warns = append(warns, m.Warnings...)
-	for _, s := range r.Slices {
-		for _, w := range s.Metrics.Warnings {
-			warns = append(warns, fmt.Sprintf("%s=%s: %s", s.Column, s.Value, w))
-		}
-	}
-	if len(warns) > 0 {
+	if warns := r.Warnings(); len(warns) > 0 {
 		p.Heading("Warnings")
 		p.List(warns)
 	}

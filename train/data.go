@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/metacnn/metacnn/config"
@@ -104,7 +103,7 @@ func LoadSplits(ctx context.Context, c *config.Config, schema *meta.Schema, img 
 	s.Test = data.Subset(ds.Rows, sp.Test)
 	s.Classes = slices.Clone(classes)
 	if len(s.Classes) == 0 {
-		s.Classes = DistinctLabels(s.Train)
+		s.Classes = data.DistinctLabels(s.Train)
 	}
 	report := ds.Report
 	var problems []data.BadRow
@@ -147,34 +146,6 @@ func assignClasses(rows []data.Row, classes []string, source, column string) (ke
 		kept = append(kept, r)
 	}
 	return kept, bad
-}
-
-// DistinctLabels returns the sorted distinct labels of rows, numerically
-// when every label is an integer (as data.Load orders them).
-func DistinctLabels(rows []data.Row) []string {
-	set := map[string]bool{}
-	for _, r := range rows {
-		set[r.Label] = true
-	}
-	out := make([]string, 0, len(set))
-	numeric := true
-	for l := range set {
-		out = append(out, l)
-		if _, err := strconv.Atoi(l); err != nil {
-			numeric = false
-		}
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if numeric {
-			x, _ := strconv.Atoi(out[a])
-			y, _ := strconv.Atoi(out[b])
-			if x != y {
-				return x < y
-			}
-		}
-		return out[a] < out[b]
-	})
-	return out
 }
 
 // ClassWeights returns the loss weight of each class under cw: nil for

@@ -91,6 +91,8 @@ func Evaluate(ctx context.Context, net model.Network, l *data.Loader, classes in
 	c := newCounter(classes)
 	ep := l.Epoch(ctx, 0)
 	defer ep.Close()
+	tp := autograd.NewInferenceTape()
+	defer tp.Release()
 	for {
 		b, err := ep.Next()
 		if errors.Is(err, io.EOF) {
@@ -99,8 +101,9 @@ func Evaluate(ctx context.Context, net model.Network, l *data.Loader, classes in
 		if err != nil {
 			return Metrics{}, err
 		}
-		logits := net.Forward(nil, inputs(b))
+		logits := net.Forward(tp, inputs(b))
 		c.add(logits.Value, b.Labels)
+		tp.Release() // the logits have been counted
 	}
 	return c.metrics(), nil
 }

@@ -630,6 +630,7 @@ func (r *run) trainEpoch(ctx context.Context, e int) error {
 		}
 	}()
 	tp := autograd.NewTape()
+	defer tp.Release()
 	t := r.cfg.Train
 	ce := autograd.CrossEntropyOptions{Weight: r.weights, LabelSmoothing: t.LabelSmoothing}
 	batches := r.trainL.NumBatches()
@@ -666,7 +667,7 @@ func (r *run) trainEpoch(ctx context.Context, e int) error {
 		}
 		c := newCounter(len(r.splits.Classes))
 		c.add(logits.Value, b.Labels)
-		tp.Reset()
+		tp.Release() // the loss and logits have been read
 		r.part.LossSum += lv * float64(b.Len())
 		r.part.Correct += c.correct
 		r.part.Seen += b.Len()

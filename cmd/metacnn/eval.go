@@ -19,20 +19,14 @@ import (
 )
 
 type evalOptions struct {
-	model       string
-	data        string
+	modelDataOptions
 	by          []string
 	json        string
 	report      string
 	bootstrap   int
 	seed        uint64
-	onBadRow    string
-	batch       int
-	workers     int
-	imageColumn string
 	labelColumn string
 
-	policy         data.BadRowPolicy
 	stdout, stderr io.Writer
 }
 
@@ -73,38 +67,19 @@ every row.`,
 			return runEval(cmd.Context(), opts)
 		},
 	}
+	opts.bind(cmd, "labelled manifest (.csv, .jsonl, .ndjson or .parquet)")
 	f := cmd.Flags()
-	f.StringVar(&opts.model, "model", "", "model file (.mcnn)")
-	f.StringVar(&opts.data, "data", "", "labelled manifest (.csv, .jsonl, .ndjson or .parquet)")
 	f.StringArrayVar(&opts.by, "by", nil, "metadata column to break the metrics down by (repeatable)")
 	f.StringVar(&opts.json, "json", "", "write the report as JSON to this file")
 	f.StringVar(&opts.report, "report", "", "write an HTML report with PNG plots into this directory")
 	f.IntVar(&opts.bootstrap, "bootstrap", eval.DefaultResamples, "bootstrap resamples for the confidence intervals (0: no intervals)")
 	f.Uint64Var(&opts.seed, "seed", 0, "seed of the bootstrap")
-	f.StringVar(&opts.onBadRow, "on-bad-row", "error", "error (stop at bad rows, listing them) or skip (leave them out, report each)")
-	f.IntVar(&opts.batch, "batch", defaultPredictBatch, "rows per batch")
-	f.IntVar(&opts.workers, "workers", 0, "image decoding workers (0: one per CPU); results do not depend on it")
-	f.StringVar(&opts.imageColumn, "image-column", data.DefaultImageColumn, "column holding the image path")
 	f.StringVar(&opts.labelColumn, "label", data.DefaultLabelColumn, "column holding the true class")
 	return cmd
 }
 
 func (o *evalOptions) validate() error {
-	if o.model == "" {
-		return usageErrorf("--model is required")
-	}
-	if o.data == "" {
-		return usageErrorf("--data is required")
-	}
-	if _, err := data.FormatOf(o.data); err != nil {
-		return usageErrorf("--data %s: want a .csv, .jsonl, .ndjson or .parquet manifest", o.data)
-	}
-	p, err := parsePolicy(o.onBadRow)
-	if err != nil {
-		return err
-	}
-	o.policy = p
-	if err := checkBatch(o.batch, o.workers); err != nil {
+	if err := o.modelDataOptions.validate(); err != nil {
 		return err
 	}
 	if o.bootstrap < 0 {
@@ -126,7 +101,7 @@ func (o *evalOptions) validate() error {
 		seen[c] = true
 	}
 	for _, out := range []string{o.json, o.report} {
-		if out != "" && (abs(out) == abs(o.data) || abs(out) == abs(o.model)) {
+		if out != "" && o.overwritesInput(out) {
 			return usageErrorf("output %s would overwrite an input", out)
 		}
 	}
@@ -134,14 +109,11 @@ func (o *evalOptions) validate() error {
 }
 
 func runEval(ctx context.Context, opts evalOptions) error {
-	b, err := model.Load(opts.model)
+	b, required, err := opts.loadModel()
 	if err != nil {
 		return err
 	}
-	mo := data.ManifestOptions{ImageColumn: opts.imageColumn, LabelColumn: opts.labelColumn, OnBadRow: opts.policy}
-	if b.Schema != nil {
-		mo.Required = b.Schema.Columns()
-	}
+	mo := data.ManifestOptions{ImageColumn: opts.imageColumn, LabelColumn: opts.labelColumn, OnBadRow: opts.policy, Required: required}
 	m, err := data.ReadManifest(opts.data, mo)
 	if err != nil {
 		return err

@@ -22,7 +22,6 @@ import (
 
 	"github.com/metacnn/metacnn/config"
 	"github.com/metacnn/metacnn/data"
-	"github.com/metacnn/metacnn/train"
 )
 
 // Limits of init's look at the data.
@@ -425,7 +424,7 @@ func inferConfig(t *table, opts initOptions) (*initPlan, error) {
 	for i, r := range trainRows {
 		rows[i] = data.Row{Label: strings.TrimSpace(r[p.label])}
 	}
-	p.classes = train.DistinctLabels(rows)
+	p.classes = data.DistinctLabels(rows)
 	if len(p.classes) > 0 && p.classes[0] == "" {
 		p.classes = p.classes[1:] // rows without a label are bad rows, not a class
 	}

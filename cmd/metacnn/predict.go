@@ -23,22 +23,10 @@ import (
 	"github.com/metacnn/metacnn/tensor"
 )
 
-// Limits of the predict and eval commands.
-const (
-	defaultPredictBatch = 32
-	maxPredictBatch     = 4096
-)
-
 type predictOptions struct {
-	model       string
-	data        string
-	out         string
-	onBadRow    string
-	batch       int
-	workers     int
-	imageColumn string
+	modelDataOptions
+	out string
 
-	policy         data.BadRowPolicy
 	stdout, stderr io.Writer
 }
 
@@ -81,33 +69,13 @@ renamed); without it, predictions go to stdout.`,
 			return runPredict(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.model, "model", "", "model file (.mcnn)")
-	f.StringVar(&opts.data, "data", "", "manifest of rows to predict (.csv, .jsonl, .ndjson or .parquet)")
-	f.StringVar(&opts.out, "out", "", "JSON Lines file to write (default: stdout)")
-	f.StringVar(&opts.onBadRow, "on-bad-row", "error", "error (stop at bad rows, listing them) or skip (leave them out, report each)")
-	f.IntVar(&opts.batch, "batch", defaultPredictBatch, "rows per batch")
-	f.IntVar(&opts.workers, "workers", 0, "image decoding workers (0: one per CPU); results do not depend on it")
-	f.StringVar(&opts.imageColumn, "image-column", data.DefaultImageColumn, "column holding the image path")
+	opts.bind(cmd, "manifest of rows to predict (.csv, .jsonl, .ndjson or .parquet)")
+	cmd.Flags().StringVar(&opts.out, "out", "", "JSON Lines file to write (default: stdout)")
 	return cmd
 }
 
 func (o *predictOptions) validate() error {
-	if o.model == "" {
-		return usageErrorf("--model is required")
-	}
-	if o.data == "" {
-		return usageErrorf("--data is required")
-	}
-	if _, err := data.FormatOf(o.data); err != nil {
-		return usageErrorf("--data %s: want a .csv, .jsonl, .ndjson or .parquet manifest", o.data)
-	}
-	p, err := parsePolicy(o.onBadRow)
-	if err != nil {
-		return err
-	}
-	o.policy = p
-	if err := checkBatch(o.batch, o.workers); err != nil {
+	if err := o.modelDataOptions.validate(); err != nil {
 		return err
 	}
 	if strings.TrimSpace(o.imageColumn) == "" {
@@ -117,35 +85,9 @@ func (o *predictOptions) validate() error {
 		if st, err := os.Stat(o.out); err == nil && st.IsDir() {
 			return usageErrorf("--out %s is a directory; want a file such as preds.jsonl", o.out)
 		}
-		if abs(o.out) == abs(o.data) || abs(o.out) == abs(o.model) {
+		if o.overwritesInput(o.out) {
 			return usageErrorf("--out %s would overwrite an input", o.out)
 		}
-	}
-	return nil
-}
-
-func abs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
-}
-
-func parsePolicy(s string) (data.BadRowPolicy, error) {
-	p, err := data.ParseBadRowPolicy(s)
-	if err != nil || p == data.BadRowUnset {
-		return 0, usageErrorf("--on-bad-row %q: want error or skip", s)
-	}
-	return p, nil
-}
-
-func checkBatch(batch, workers int) error {
-	if batch < 1 || batch > maxPredictBatch {
-		return usageErrorf("--batch %d: want 1 to %d", batch, maxPredictBatch)
-	}
-	if workers < 0 {
-		return usageErrorf("--workers %d is negative", workers)
 	}
 	return nil
 }
@@ -488,13 +430,9 @@ func (c *rowCount) summary(verb string) string {
 }
 
 func runPredict(ctx context.Context, opts predictOptions) (err error) {
-	b, err := model.Load(opts.model)
+	b, required, err := opts.loadModel()
 	if err != nil {
 		return err
-	}
-	var required []string
-	if b.Schema != nil {
-		required = b.Schema.Columns()
 	}
 	stream, err := openRowStream(opts.data, data.ManifestOptions{ImageColumn: opts.imageColumn, Unlabeled: true}, required)
 	if err != nil {

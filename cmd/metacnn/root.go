@@ -35,8 +35,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
-	root.AddCommand(newVersionCmd(), newDatagenCmd(), newInitCmd(), newTrainCmd(), newImportCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newEvalCmd(), newCompareCmd(), newDemoCmd(), newServeCmd(), newExportCmd())
-	root.AddCommand(newExplainCmd())
+	root.AddCommand(newVersionCmd(), newDatagenCmd(), newInitCmd(), newTrainCmd(), newImportCmd(), newInspectCmd(), newBenchCmd(),
+		newPredictCmd(), newEvalCmd(), newExplainCmd(), newCompareCmd(), newDemoCmd(), newServeCmd(), newExportCmd())
 	return root
 }
 

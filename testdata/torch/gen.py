@@ -26,10 +26,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.use_deterministic_algorithms(True)
-torch.set_default_dtype(torch.float32)
-
 OUT = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_LIMIT = 20000
 MASK = 0xFFFFFFFF
@@ -570,6 +566,11 @@ def torchvision_golden():
 
 
 if __name__ == "__main__":
+    # Set here, not at import, so that bench/compare.py can import the models
+    # without changing torch's global state.
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.set_default_dtype(torch.float32)
     print("torch", torch.__version__)
     seed_golden("concat", CNNWithMetadataConcatenation)
     seed_golden("scalebias", CNNWithMetadataConditioning)
