@@ -191,7 +191,13 @@ func orMissing(a, b []bool) []bool {
 	return out
 }
 
-func (o FusionOptions) toFusion() fusion.Options { return fusion.Options{Raw: o.Raw, Hidden: o.Hidden} }
+func (o FusionOptions) toFusion() fusion.Options {
+	f := fusion.Options{Raw: o.Raw}
+	if o.Hidden != nil {
+		f.Hidden = *o.Hidden
+	}
+	return f
+}
 
 func (s Spec) fusionKinds() []string {
 	var ks []string

@@ -37,7 +37,7 @@ func TestCostOf(t *testing.T) {
 	// 128·3 = 17,152. Total 12,518,144.
 	net, err := Build(Spec{
 		Backbone: BackboneSpec{Kind: BackboneResNet, Depth: 8, WidthMultiplier: 0.25, Stem: StemSmall},
-		Fusion:   []FusionSpec{{Kind: fusion.KindFiLM}},
+		Fusion:   []FusionSpec{{Kind: fusion.KindFiLM, Options: FusionOptions{Hidden: new(0)}}},
 	}, [3]int{3, 32, 32}, 6, []meta.IDSlot(nil), 3, testRNG(2))
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestForwardFeaturesSeed(t *testing.T) {
 func TestForwardFeaturesSpec(t *testing.T) {
 	for _, bb := range testBackbones {
 		spec := Spec{Backbone: bb.spec, Fusion: []FusionSpec{
-			{Kind: fusion.KindFiLM, Options: FusionOptions{Raw: true, Hidden: 5}},
+			{Kind: fusion.KindFiLM, Options: FusionOptions{Raw: true, Hidden: new(5)}},
 			{Kind: fusion.KindScaleBias, Stages: []int{1}, Options: FusionOptions{Raw: true}},
 			{Kind: fusion.KindConcat},
 		}}

@@ -82,7 +82,7 @@ var resnet8Tiny = BackboneSpec{Kind: BackboneResNet, Depth: 8, WidthMultiplier: 
 func TestParamPartsMatchParams(t *testing.T) {
 	spec := Spec{Backbone: resnet8Tiny, ModalityDropout: 0.1, Fusion: []FusionSpec{
 		{Kind: fusion.KindConcat},
-		{Kind: fusion.KindCBN, Stages: []int{2}, Options: FusionOptions{Hidden: 4}},
+		{Kind: fusion.KindCBN, Stages: []int{2}, Options: FusionOptions{Hidden: new(4)}},
 		film(1, 3),
 	}}
 	net := buildNet(t, spec, [3]int{3, 8, 8}, 1)

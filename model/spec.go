@@ -223,8 +223,12 @@ type FusionOptions struct {
 	// Raw (scalebias, film, gate) selects the reference document's exact
 	// form (MetaBlock's for gate) instead of the identity start.
 	Raw bool `yaml:"raw,omitempty" json:"raw,omitempty"`
-	// Hidden (film, cbn) adds a hidden generator layer of this width.
-	Hidden int `yaml:"hidden,omitempty" json:"hidden,omitempty"`
+	// Hidden (film, cbn) adds a hidden generator layer Linear + ReLU of
+	// this width in front of the γ/β layers; 0 means none. nil (the key
+	// left out) means DefaultFiLMHidden for film without raw, so that film
+	// is a non-linear function of the metadata and not the same model as
+	// scalebias, and none for cbn and raw film (the document's form).
+	Hidden *int `yaml:"hidden,omitempty" json:"hidden,omitempty"`
 	// WeightDecay (scalebias, film, cbn, gate), when set, replaces
 	// train.optimizer.weight_decay for this entry's metadata generators
 	// (the γ/β, scale/bias and gate layers; for cbn not the batch norm's
@@ -270,6 +274,10 @@ type HeadSpec struct {
 	Pooling PoolingKind `yaml:"pooling,omitempty" json:"pooling,omitempty"`
 }
 
+// DefaultFiLMHidden is the width of film's hidden generator layer when the
+// config leaves options.hidden out.
+const DefaultFiLMHidden = 32
+
 // Defaults filled in by WithDefaults.
 var (
 	DefaultSeedWidths  = []int{32, 64}
@@ -312,6 +320,9 @@ func (s Spec) WithDefaults() Spec {
 	s.Fusion = slices.Clone(s.Fusion)
 	for i := range s.Fusion {
 		f := &s.Fusion[i]
+		if f.Kind == fusion.KindFiLM && f.Options.Hidden == nil && !f.Options.Raw {
+			f.Options.Hidden = new(DefaultFiLMHidden)
+		}
 		if f.Kind.AtStage() && len(f.Stages) == 0 {
 			if n := s.Backbone.NumStages(); n > 0 {
 				f.Stages = []int{n}
@@ -465,10 +476,12 @@ func (s Spec) Validate() error {
 		if o.Raw && f.Kind != fusion.KindScaleBias && f.Kind != fusion.KindFiLM && f.Kind != fusion.KindGate {
 			fail(key+".options.raw", "applies to scalebias, film and gate, not %v", f.Kind)
 		}
-		if o.Hidden < 0 || o.Hidden > maxWidth {
-			fail(key+".options.hidden", "%d, want 0 to %d", o.Hidden, maxWidth)
-		} else if o.Hidden > 0 && f.Kind != fusion.KindFiLM && f.Kind != fusion.KindCBN {
-			fail(key+".options.hidden", "applies to film and cbn, not %v", f.Kind)
+		if h := o.Hidden; h != nil {
+			if *h < 0 || *h > maxWidth {
+				fail(key+".options.hidden", "%d, want 0 to %d", *h, maxWidth)
+			} else if f.Kind != fusion.KindFiLM && f.Kind != fusion.KindCBN {
+				fail(key+".options.hidden", "applies to film and cbn, not %v", f.Kind)
+			}
 		}
 		if wd := o.WeightDecay; wd != nil {
 			if !f.Kind.AtStage() {

@@ -45,7 +45,7 @@ func TestSpecYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Backbone.Kind != BackboneResNet || s.Backbone.WidthMultiplier != 0.5 || len(s.Fusion) != 3 ||
-		s.Fusion[1].Kind != fusion.KindCBN || s.Fusion[1].Options.Hidden != 32 || s.Head.Pooling != PoolingAvg {
+		s.Fusion[1].Kind != fusion.KindCBN || s.Fusion[1].Options.Hidden == nil || *s.Fusion[1].Options.Hidden != 32 || s.Head.Pooling != PoolingAvg {
 		t.Errorf("decoded %+v", s)
 	}
 	// A spec with its defaults filled in reads back the same.
@@ -109,8 +109,8 @@ func TestSpecValidateErrors(t *testing.T) {
 		{"early stages", Spec{Fusion: []FusionSpec{{Kind: fusion.KindEarly, Stages: []int{1}}}}, "early has a fixed place"},
 		{"bad kind", Spec{Fusion: []FusionSpec{{Kind: 12}}}, "model.fusion[0].kind: invalid fusion kind 12"},
 		{"raw cbn", Spec{Fusion: []FusionSpec{{Kind: fusion.KindCBN, Options: FusionOptions{Raw: true}}}}, "model.fusion[0].options.raw: applies to scalebias, film and gate, not cbn"},
-		{"hidden gate", Spec{Fusion: []FusionSpec{{Kind: fusion.KindGate, Options: FusionOptions{Hidden: 8}}}}, "model.fusion[0].options.hidden: applies to film and cbn, not gate"},
-		{"negative hidden", Spec{Fusion: []FusionSpec{{Kind: fusion.KindFiLM, Options: FusionOptions{Hidden: -1}}}}, "options.hidden: -1"},
+		{"hidden gate", Spec{Fusion: []FusionSpec{{Kind: fusion.KindGate, Options: FusionOptions{Hidden: new(8)}}}}, "model.fusion[0].options.hidden: applies to film and cbn, not gate"},
+		{"negative hidden", Spec{Fusion: []FusionSpec{{Kind: fusion.KindFiLM, Options: FusionOptions{Hidden: new(-1)}}}}, "options.hidden: -1"},
 		{"tower width", Spec{MetaTower: TowerSpec{Hidden: []int{16, 0}}}, "model.meta_tower.hidden[1]: width 0"},
 		{"tower dropout", Spec{MetaTower: TowerSpec{Dropout: 1}}, "model.meta_tower.dropout: 1, want a value in [0, 1)"},
 		{"tower activation", Spec{MetaTower: TowerSpec{Activation: 99}}, "model.meta_tower.activation: invalid activation 99"},
@@ -163,3 +163,43 @@ func TestSpecDefaults(t *testing.T) {
 }
 
 func film(stages ...int) FusionSpec { return FusionSpec{Kind: fusion.KindFiLM, Stages: stages} }
+
+// TestFiLMHiddenDefault: film without raw gets a hidden generator layer by
+// default (so it is not the same model as scalebias); an explicit 0, raw
+// film and cbn keep none.
+func TestFiLMHiddenDefault(t *testing.T) {
+	s := Spec{Fusion: []FusionSpec{
+		{Kind: fusion.KindFiLM},
+		{Kind: fusion.KindFiLM, Stages: []int{1}, Options: FusionOptions{Hidden: new(0)}},
+		{Kind: fusion.KindScaleBias},
+		{Kind: fusion.KindCBN},
+	}}.WithDefaults()
+	raw := Spec{Fusion: []FusionSpec{{Kind: fusion.KindFiLM, Options: FusionOptions{Raw: true}}}}.WithDefaults()
+	hidden := func(f FusionSpec) int {
+		if f.Options.Hidden == nil {
+			return 0
+		}
+		return *f.Options.Hidden
+	}
+	if got := hidden(s.Fusion[0]); got != DefaultFiLMHidden {
+		t.Errorf("film hidden %d, want %d", got, DefaultFiLMHidden)
+	}
+	for i, f := range []FusionSpec{s.Fusion[1], s.Fusion[2], s.Fusion[3], raw.Fusion[0]} {
+		if got := hidden(f); got != 0 {
+			t.Errorf("case %d (%v): hidden %d, want 0", i, f.Kind, got)
+		}
+	}
+	net, err := Build(s, [3]int{3, 16, 16}, 4, nil, 2, testRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range net.Params() {
+		if strings.Contains(p.Name, "hidden_layer") {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) != 2 {
+		t.Errorf("hidden generator parameters %v, want the default film's weight and bias", names)
+	}
+}

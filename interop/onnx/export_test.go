@@ -68,17 +68,17 @@ func exportCases() []exportCase {
 		spec model.BackboneSpec
 	}{{"seed", seedBB}, {"resnet8", resBB}} {
 		for _, k := range fusion.Kinds() {
-			for _, opt := range []model.FusionOptions{{}, {Raw: true}, {Hidden: 5}} {
+			for _, opt := range []model.FusionOptions{{}, {Raw: true}, {Hidden: new(5)}} {
 				f := model.FusionSpec{Kind: k, Options: opt}
 				name := bb.name + "-" + k.String()
 				switch {
 				case opt.Raw && k != fusion.KindScaleBias && k != fusion.KindFiLM && k != fusion.KindGate:
 					continue
-				case opt.Hidden > 0 && k != fusion.KindFiLM && k != fusion.KindCBN:
+				case opt.Hidden != nil && k != fusion.KindFiLM && k != fusion.KindCBN:
 					continue
 				case opt.Raw:
 					name += "-raw"
-				case opt.Hidden > 0:
+				case opt.Hidden != nil:
 					name += "-hidden"
 				}
 				cs = append(cs, exportCase{name: name, spec: model.Spec{Backbone: bb.spec, Fusion: []model.FusionSpec{f}}})
@@ -378,7 +378,7 @@ func TestExportFusionNodes(t *testing.T) {
 		{model.FusionSpec{Kind: fusion.KindConcat}, map[string]int{"Concat": 1}},
 		{model.FusionSpec{Kind: fusion.KindScaleBias}, map[string]int{"Gemm": 2, "Unsqueeze": 2, "Mul": 1, "Add": 2}},
 		{model.FusionSpec{Kind: fusion.KindScaleBias, Options: model.FusionOptions{Raw: true}}, map[string]int{"Gemm": 2, "Unsqueeze": 2, "Mul": 1, "Add": 1}},
-		{model.FusionSpec{Kind: fusion.KindFiLM, Options: model.FusionOptions{Hidden: 3}}, map[string]int{"Gemm": 3, "Relu": 1, "Unsqueeze": 2, "Mul": 1, "Add": 2}},
+		{model.FusionSpec{Kind: fusion.KindFiLM, Options: model.FusionOptions{Hidden: new(3)}}, map[string]int{"Gemm": 3, "Relu": 1, "Unsqueeze": 2, "Mul": 1, "Add": 2}},
 		{model.FusionSpec{Kind: fusion.KindCBN}, map[string]int{"BatchNormalization": 1, "Gemm": 2, "Unsqueeze": 2, "Mul": 1, "Add": 3}},
 		{model.FusionSpec{Kind: fusion.KindGate}, map[string]int{"Gemm": 2, "Unsqueeze": 2, "Mul": 3, "Tanh": 1, "Sigmoid": 1, "Add": 1}},
 		{model.FusionSpec{Kind: fusion.KindGate, Options: model.FusionOptions{Raw: true}}, map[string]int{"Gemm": 2, "Unsqueeze": 2, "Mul": 1, "Tanh": 1, "Sigmoid": 1, "Add": 1}},

@@ -95,9 +95,9 @@ func cases() []testCase {
 		{"scalebias-raw", []model.FusionSpec{{Kind: fusion.KindScaleBias, Options: model.FusionOptions{Raw: true}}}},
 		{"film", []model.FusionSpec{{Kind: fusion.KindFiLM}}},
 		{"film-raw", []model.FusionSpec{{Kind: fusion.KindFiLM, Options: model.FusionOptions{Raw: true}}}},
-		{"film-hidden", []model.FusionSpec{{Kind: fusion.KindFiLM, Options: model.FusionOptions{Hidden: 7}}}},
+		{"film-hidden", []model.FusionSpec{{Kind: fusion.KindFiLM, Options: model.FusionOptions{Hidden: new(7)}}}},
 		{"cbn", []model.FusionSpec{{Kind: fusion.KindCBN}}},
-		{"cbn-hidden", []model.FusionSpec{{Kind: fusion.KindCBN, Options: model.FusionOptions{Hidden: 5}}}},
+		{"cbn-hidden", []model.FusionSpec{{Kind: fusion.KindCBN, Options: model.FusionOptions{Hidden: new(5)}}}},
 		{"gate", []model.FusionSpec{{Kind: fusion.KindGate}}},
 		{"gate-raw", []model.FusionSpec{{Kind: fusion.KindGate, Options: model.FusionOptions{Raw: true}}}},
 	}
@@ -131,7 +131,7 @@ func cases() []testCase {
 			spec: model.Spec{
 				Backbone: model.BackboneSpec{Kind: model.BackboneResNet, Depth: 18, WidthMultiplier: 1.0 / 16},
 				Fusion: []model.FusionSpec{{Kind: fusion.KindCBN, Stages: []int{2}}, {Kind: fusion.KindGate, Stages: []int{3}},
-					{Kind: fusion.KindFiLM, Stages: []int{4}, Options: model.FusionOptions{Hidden: 4}}},
+					{Kind: fusion.KindFiLM, Stages: []int{4}, Options: model.FusionOptions{Hidden: new(4)}}},
 				MetaTower: model.TowerSpec{Hidden: []int{}, EmbeddingDim: 2},
 				Head:      model.HeadSpec{Hidden: []int{6}, Activation: nn.LeakyReLU},
 			},
