@@ -153,7 +153,7 @@ func runEval(ctx context.Context, opts evalOptions) error {
 	if resamples == 0 {
 		resamples = -1 // eval: negative disables
 	}
-	name := strings.TrimSuffix(filepath.Base(opts.model), filepath.Ext(opts.model))
+	name := filepath.Base(opts.model)
 	r, err := eval.Evaluate(p, eval.Options{Model: name, SliceBy: opts.by, Bootstrap: eval.Bootstrap{Resamples: resamples, Seed: opts.seed}})
 	if err != nil {
 		return err

@@ -361,7 +361,7 @@ func (f *fixture) expectedReport(t *testing.T, by []string, bs eval.Bootstrap) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := eval.Evaluate(p, eval.Options{Model: "model", SliceBy: by, Bootstrap: bs})
+	r, err := eval.Evaluate(p, eval.Options{Model: "model.mcnn", SliceBy: by, Bootstrap: bs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestEvalJSONAndReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	for _, w := range []string{"model model: rows 24, classes 0, 1", "balanced accuracy", "by camera", "cam2", "confusion matrix", "json: " + jsonPath, "report: " + filepath.Join(repDir, "index.html")} {
+	for _, w := range []string{"model model.mcnn: rows 24, classes 0, 1", "balanced accuracy", "by camera", "cam2", "confusion matrix", "json: " + jsonPath, "report: " + filepath.Join(repDir, "index.html")} {
 		if !strings.Contains(out, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, out)
 		}
