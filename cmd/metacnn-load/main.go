@@ -7,8 +7,9 @@
 //	metacnn-load --clients 1 --duration 5s                   # idle batch-1 latency
 //	metacnn-load --batch 8 --clients 8                       # /v1/predict/batch
 //
-// Without --image it sends a pseudo-random 56x56 RGB PNG (the seed
-// presets' input); --metadata is the instance's metadata object.
+// Without --image it sends a pseudo-random RGB PNG of the model's input
+// size, and without --metadata a metadata object with a valid value for
+// every column; both are read from the server's GET /v1/model.
 // Exit status: 0 on success, 1 when the test could not run or no request
 // succeeded, 2 on a usage error.
 package main
@@ -66,8 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "how long to measure")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring, not counted")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit on one request")
-	fs.StringVar(&o.image, "image", "", "image file to send (default: a random 56x56 RGB PNG)")
-	fs.StringVar(&o.metadata, "metadata", `{"m1": 0.5, "m2": -1.0}`, "the metadata JSON object of each instance")
+	fs.StringVar(&o.image, "image", "", "image file to send (default: a random RGB PNG of the model's input size)")
+	fs.StringVar(&o.metadata, "metadata", "", "the metadata JSON object of each instance (default: a valid value per column of the served model)")
 	fs.IntVar(&o.batch, "batch", 1, "instances per request; above 1 uses /v1/predict/batch")
 	fs.BoolVar(&o.multipart, "multipart", false, "send multipart/form-data instead of JSON (batch 1 only)")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the server's API key")
@@ -123,18 +124,79 @@ func (o options) validate(rest []string) error {
 	case !strings.HasPrefix(o.url, "http://") && !strings.HasPrefix(o.url, "https://"):
 		return fmt.Errorf("--url %q: want http://HOST:PORT", o.url)
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(o.metadata), &m); err != nil {
-		return fmt.Errorf("--metadata is not a JSON object: %v", err)
+	if o.metadata != "" {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(o.metadata), &m); err != nil {
+			return fmt.Errorf("--metadata is not a JSON object: %v", err)
+		}
 	}
 	return nil
 }
 
-func (o options) config() (loadgen.Config, error) {
-	img, err := o.imageBytes()
+// servedModel is the part of GET /v1/model the defaults are built from.
+type servedModel struct {
+	Input struct {
+		Height int `json:"height"`
+		Width  int `json:"width"`
+	} `json:"input"`
+	Metadata struct {
+		Columns []struct {
+			Name       string   `json:"name"`
+			Type       string   `json:"type"`
+			Encoding   string   `json:"encoding"`
+			Categories []string `json:"categories"`
+			Order      []string `json:"order"`
+		} `json:"columns"`
+	} `json:"metadata"`
+}
+
+// describe fetches GET /v1/model from the server.
+func describe(base string, header http.Header, timeout time.Duration) (servedModel, error) {
+	var m servedModel
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/model", nil)
 	if err != nil {
-		return loadgen.Config{}, err
+		return m, err
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	if err != nil {
+		return m, fmt.Errorf("describing the served model: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("GET %s/v1/model: %s", base, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return m, fmt.Errorf("GET %s/v1/model: %v", base, err)
+	}
+	return m, nil
+}
+
+// defaultMetadata returns a valid value for every column of m: its first
+// known category or ordinal level, an id of 0, false, a fixed timestamp, or
+// 0 for numbers.
+func defaultMetadata(m servedModel) map[string]any {
+	meta := map[string]any{}
+	for _, c := range m.Metadata.Columns {
+		switch {
+		case len(c.Categories) > 0:
+			meta[c.Name] = c.Categories[0]
+		case len(c.Order) > 0:
+			meta[c.Name] = c.Order[0]
+		case c.Type == "boolean":
+			meta[c.Name] = false
+		case c.Type == "timestamp":
+			meta[c.Name] = "2026-01-01T12:00:00Z"
+		default:
+			meta[c.Name] = 0
+		}
+	}
+	return meta
+}
+
+func (o options) config() (loadgen.Config, error) {
 	base := strings.TrimRight(o.url, "/")
 	cfg := loadgen.Config{Clients: o.clients, Duration: o.duration, Warmup: o.warmup, Timeout: o.timeout, Instances: o.batch, URL: base + "/v1/predict"}
 	if o.apiKeyFile != "" {
@@ -144,8 +206,22 @@ func (o options) config() (loadgen.Config, error) {
 		}
 		cfg.Header = http.Header{"Authorization": {"Bearer " + strings.TrimSpace(string(key))}}
 	}
-	var meta map[string]any
-	json.Unmarshal([]byte(o.metadata), &meta)
+	var served servedModel
+	if o.image == "" || o.metadata == "" {
+		var err error
+		if served, err = describe(base, cfg.Header, o.timeout); err != nil {
+			return cfg, err
+		}
+	}
+	img, err := o.imageBytes(served.Input.Width, served.Input.Height)
+	if err != nil {
+		return cfg, err
+	}
+	meta := defaultMetadata(served)
+	if o.metadata != "" {
+		meta = nil
+		json.Unmarshal([]byte(o.metadata), &meta)
+	}
 	switch {
 	case o.multipart:
 		var buf bytes.Buffer
@@ -173,12 +249,13 @@ func (o options) config() (loadgen.Config, error) {
 	return cfg, nil
 }
 
-func (o options) imageBytes() ([]byte, error) {
+// imageBytes returns --image's bytes, or a pseudo-random w×h RGB PNG.
+func (o options) imageBytes(w, h int) ([]byte, error) {
 	if o.image != "" {
 		return os.ReadFile(o.image)
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
-	m := image.NewNRGBA(image.Rect(0, 0, 56, 56))
+	m := image.NewNRGBA(image.Rect(0, 0, max(w, 1), max(h, 1)))
 	for i := 0; i < len(m.Pix); i += 4 {
 		m.Pix[i], m.Pix[i+1], m.Pix[i+2], m.Pix[i+3] = uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255
 	}

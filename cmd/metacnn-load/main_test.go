@@ -65,3 +65,24 @@ func TestLoadAgainstServer(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultMetadata(t *testing.T) {
+	var m servedModel
+	if err := json.Unmarshal([]byte(`{"input": {"height": 32, "width": 24}, "metadata": {"columns": [
+		{"name": "camera", "type": "categorical", "categories": ["cam1", "cam2"]},
+		{"name": "size", "type": "categorical", "encoding": "ordinal", "order": ["S", "M"]},
+		{"name": "operator_id", "type": "categorical", "encoding": "index"},
+		{"name": "flash", "type": "boolean"},
+		{"name": "taken", "type": "timestamp"},
+		{"name": "temperature", "type": "numeric"}]}}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(defaultMetadata(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"camera":"cam1","flash":false,"operator_id":0,"size":"S","taken":"2026-01-01T12:00:00Z","temperature":0}`
+	if string(got) != want {
+		t.Errorf("defaultMetadata = %s, want %s", got, want)
+	}
+}
