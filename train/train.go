@@ -467,6 +467,9 @@ func (r *run) newSchedule(ck *Checkpoint) error {
 	case config.ScheduleStep:
 		r.sched, err = optim.NewStepLR(r.opt, s.StepSize, s.Gamma)
 	case config.ScheduleCosine:
+		if s.WarmupEpochs > float64(r.epochs) {
+			return fmt.Errorf("train.schedule.warmup_epochs: %g warm-up epochs do not fit in a run of %d epochs (train.epochs or --epochs)", s.WarmupEpochs, r.epochs)
+		}
 		spe := r.trainL.NumBatches()
 		r.sched, err = optim.NewCosineWarmup(r.opt, optim.CosineWarmupConfig{
 			WarmupSteps: int(math.Round(s.WarmupEpochs * float64(spe))), TotalSteps: max(1, r.epochs*spe), MinLR: s.MinLR,

@@ -448,3 +448,16 @@ func TestSeedPresetTrainsAndBundles(t *testing.T) {
 		t.Errorf("preset with other metadata: %v", err)
 	}
 }
+
+// TestWarmupLongerThanRun: an --epochs override shorter than the cosine
+// warm-up is refused with an error naming the config key.
+func TestWarmupLongerThanRun(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, 40, 2)
+	text := strings.Replace(tinyConfig, "warmup_epochs: 0.5", "warmup_epochs: 1.5", 1)
+	cfg := loadConfig(t, dir, text)
+	_, err := Run(context.Background(), Options{Config: cfg, Epochs: 1})
+	if err == nil || !strings.Contains(err.Error(), "train.schedule.warmup_epochs: 1.5 warm-up epochs do not fit in a run of 1 epochs") {
+		t.Fatalf("err = %v", err)
+	}
+}
