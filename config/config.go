@@ -132,8 +132,16 @@ var (
 
 // Train is the `train:` section.
 type Train struct {
-	// Epochs is the number of passes over the training rows. Default 10.
+	// Epochs is the number of passes over the training rows. Default 10,
+	// applied only when Steps is 0: Steps replaces it, and giving both is an
+	// error.
 	Epochs int `yaml:"epochs,omitempty" json:"epochs,omitempty"`
+	// Steps, when > 0, is the run's length in optimizer steps (batches)
+	// instead of epochs: the run trains ceil(Steps / batches per epoch)
+	// epochs and the last one stops at the step budget; that cut epoch is
+	// validated, logged and checkpointed like any final epoch. A cosine
+	// schedule ends at the budget. Default 0: off (Epochs counts).
+	Steps int `yaml:"steps,omitempty" json:"steps,omitempty"`
 	// BatchSize default 32.
 	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
 	// DropLast leaves out a last batch smaller than BatchSize.

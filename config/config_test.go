@@ -143,6 +143,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bad row", "data: {train: a.csv, on_bad_row: ignore}\n", []string{"data.on_bad_row"}},
 		{"augment", "data: {train: a.csv}\ntrain: {augment: {flip_h: 2}}\n", []string{"train.augment", "flip_h"}},
 		{"grad clip", "data: {train: a.csv}\ntrain: {grad_clip: -1}\n", []string{"train.grad_clip"}},
+		{"steps and epochs", "data: {train: a.csv}\ntrain: {epochs: 3, steps: 100}\n", []string{"train.steps: conflicts with train.epochs", "not both"}},
+		{"negative steps", "data: {train: a.csv}\ntrain: {steps: -5}\n", []string{"train.steps: -5 is negative"}},
 	} {
 		c, err := Parse([]byte(tc.yaml))
 		if err != nil {
@@ -247,5 +249,28 @@ func TestDocExample(t *testing.T) {
 	}
 	if c.Train.ClassWeights.Mode != ClassWeightsInverse || c.Model.Fusion[0].Kind != fusion.KindFiLM {
 		t.Errorf("parsed %+v", c.Train)
+	}
+}
+
+// TestStepsReplaceEpochs: with train.steps the epochs default does not
+// apply, and a cosine warm-up is not checked against an epoch count.
+func TestStepsReplaceEpochs(t *testing.T) {
+	c, err := Parse([]byte("data: {train: a.csv}\ntrain: {steps: 100, schedule: {kind: cosine, warmup_epochs: 20}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if tr := c.WithDefaults().Train; tr.Steps != 100 || tr.Epochs != 0 {
+		t.Errorf("steps %d, epochs %d; want 100 and 0", tr.Steps, tr.Epochs)
+	}
+	c, _ = Parse([]byte("data: {train: a.csv}\n"))
+	if tr := c.WithDefaults().Train; tr.Steps != 0 || tr.Epochs != DefaultEpochs {
+		t.Errorf("steps %d, epochs %d; want 0 and %d", tr.Steps, tr.Epochs, DefaultEpochs)
+	}
+	b, err := Marshal(&Config{Data: Data{Train: "a.csv"}, Train: Train{Steps: 7}})
+	if err != nil || !strings.Contains(string(b), "steps: 7") || strings.Contains(string(b), "epochs") {
+		t.Errorf("marshalled:\n%s (%v)", b, err)
 	}
 }

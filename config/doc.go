@@ -11,6 +11,12 @@
 // zero value; WithDefaults fills them in, and the training code reads the
 // result.
 //
+// A run's length is train.epochs (default 10) or train.steps, a budget of
+// optimizer steps: the run trains ceil(steps / batches per epoch) epochs,
+// the last cut short at the budget and then validated, logged and
+// checkpointed like any final epoch. Giving both keys is an error; the
+// epochs default applies only when steps is 0.
+//
 // A complete example, with every section:
 //
 //	data:
@@ -31,7 +37,7 @@
 //	  backbone: {kind: seed, widths: [32, 64]}
 //	  fusion: [{kind: film}]
 //	train:
-//	  epochs: 10
+//	  epochs: 10                # or steps: 5000 (optimizer steps), not both
 //	  batch_size: 32
 //	  optimizer: {kind: adamw, lr: 0.001, weight_decay: 0.01}
 //	  schedule: {kind: cosine, warmup_epochs: 1}

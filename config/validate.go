@@ -95,7 +95,7 @@ func (c Config) WithDefaults() Config {
 	}
 
 	t := &c.Train
-	if t.Epochs == 0 {
+	if t.Epochs == 0 && t.Steps <= 0 {
 		t.Epochs = DefaultEpochs
 	}
 	if t.BatchSize == 0 {
@@ -349,6 +349,11 @@ func (c *Config) Validate() error {
 	if t.Epochs < 0 {
 		fail("train.epochs", "%d is negative", t.Epochs)
 	}
+	if t.Steps < 0 {
+		fail("train.steps", "%d is negative (0: off, train.epochs counts)", t.Steps)
+	} else if t.Steps > 0 && c.Train.Epochs != 0 {
+		fail("train.steps", "conflicts with train.epochs: give the run's length as train.epochs or train.steps, not both")
+	}
 	if t.BatchSize < 0 {
 		fail("train.batch_size", "%d is negative", t.BatchSize)
 	}
@@ -414,7 +419,9 @@ func (c *Config) Validate() error {
 			fail("train.schedule.gamma", "%g, want a finite value > 0", s.Gamma)
 		}
 	case ScheduleCosine:
-		if !(s.WarmupEpochs >= 0) || s.WarmupEpochs > float64(t.Epochs) {
+		// With train.steps the epoch length is known only from the data:
+		// the trainer checks that the warm-up fits the step budget.
+		if !(s.WarmupEpochs >= 0) || (t.Steps <= 0 && s.WarmupEpochs > float64(t.Epochs)) {
 			fail("train.schedule.warmup_epochs", "%g, want a value in [0, epochs = %d]", s.WarmupEpochs, t.Epochs)
 		}
 	case SchedulePlateau:

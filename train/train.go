@@ -31,11 +31,20 @@ const (
 type Options struct {
 	// Config is the run's config, validated, paths resolved (config.Load).
 	// Resume takes the config from the checkpoint; a Config given there
-	// must agree with it except for train.epochs and train.workers.
+	// must agree with it except for train.epochs, train.steps and
+	// train.workers.
 	Config *config.Config
-	// Epochs, when > 0, replaces train.epochs (so a resumed run can be
-	// extended; a cosine schedule then stretches to the new length).
+	// Epochs, when > 0, replaces the run's length with train.epochs (so a
+	// resumed run can be extended; a cosine schedule then stretches to the
+	// new length); train.steps no longer counts.
 	Epochs int
+	// Steps, when > 0, replaces the run's length with train.steps, a budget
+	// of optimizer steps (train.epochs no longer counts): the run trains
+	// ceil(Steps / batches per epoch) epochs, the last cut short at the
+	// budget, then validated, logged and checkpointed like a full final
+	// epoch. A resumed run trains on to the new budget. At most one of
+	// Epochs and Steps may be set.
+	Steps int
 	// Workers, when > 0, replaces train.workers. Results do not depend on it.
 	Workers int
 	// Checkpoint is the file a checkpoint is written to every
@@ -213,7 +222,7 @@ func Resume(ctx context.Context, path string, opts Options) (*Result, error) {
 func sameConfig(a, b config.Config) error {
 	norm := func(c config.Config) config.Config {
 		c = c.WithDefaults()
-		c.Train.Epochs, c.Train.Workers, c.Dir = 0, 0, ""
+		c.Train.Epochs, c.Train.Steps, c.Train.Workers, c.Dir = 0, 0, 0, ""
 		return c
 	}
 	a, b = norm(a), norm(b)
@@ -224,7 +233,7 @@ func sameConfig(a, b config.Config) error {
 		jx, _ := json.Marshal(s.x)
 		jy, _ := json.Marshal(s.y)
 		if string(jx) != string(jy) {
-			return fmt.Errorf("%w in section %s (only train.epochs and train.workers may change on resume)", errCheckpointMismatch, s.name)
+			return fmt.Errorf("%w in section %s (only train.epochs, train.steps and train.workers may change on resume)", errCheckpointMismatch, s.name)
 		}
 	}
 	return nil
@@ -249,7 +258,8 @@ type run struct {
 	weights  []float32
 	trainL   *data.Loader
 	valL     *data.Loader
-	epochs   int
+	epochs   int   // the run's epoch count (with a step budget: the epoch the budget ends in)
+	budget   int64 // train.steps; 0: the run is epochs long
 	pos      Position
 	part     partial
 	early    earlyState
@@ -269,13 +279,19 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 	dir := cfg.Dir
 	cfg = cfg.WithDefaults()
 	cfg.Dir = dir
+	if opts.Epochs > 0 && opts.Steps > 0 {
+		return nil, errors.New("train: give the run's length in epochs or steps, not both")
+	}
 	if opts.Epochs > 0 {
-		cfg.Train.Epochs = opts.Epochs
+		cfg.Train.Epochs, cfg.Train.Steps = opts.Epochs, 0
+	}
+	if opts.Steps > 0 {
+		cfg.Train.Epochs, cfg.Train.Steps = 0, opts.Steps
 	}
 	if opts.Workers > 0 {
 		cfg.Train.Workers = opts.Workers
 	}
-	r := &run{cfg: cfg, opts: opts, epochs: cfg.Train.Epochs, seenSkip: map[[2]any]bool{}, resumed: ck != nil}
+	r := &run{cfg: cfg, opts: opts, epochs: cfg.Train.Epochs, budget: int64(max(cfg.Train.Steps, 0)), seenSkip: map[[2]any]bool{}, resumed: ck != nil}
 	t := cfg.Train
 
 	var err error
@@ -412,6 +428,13 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 	if (t.EarlyStopping.Patience > 0 || t.Schedule.Kind == config.SchedulePlateau || t.Keep == config.KeepBest) && r.valL == nil {
 		return nil, errors.New("the split has no validation rows, which early stopping, the plateau schedule and keep: best need")
 	}
+	if r.budget > 0 {
+		var pos Position
+		if ck != nil {
+			pos = ck.Position
+		}
+		r.epochs = budgetEpochs(r.budget, pos, r.trainL.NumBatches())
+	}
 	if err := r.newSchedule(ck); err != nil {
 		return nil, err
 	}
@@ -424,6 +447,26 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 		}
 	}
 	return r, nil
+}
+
+// budgetEpochs returns the epoch count of a run with a budget of steps,
+// from pos on, with bpe batches per epoch: the epoch the budget is reached
+// in is the last. An epoch in progress at pos (trained in part, or trained
+// and not yet validated) is finished first, even when the budget is
+// already spent.
+func budgetEpochs(budget int64, pos Position, bpe int) int {
+	bpe = max(bpe, 1)
+	left, e := budget-pos.Step, int64(pos.Epoch)
+	if pos.TrainDone || pos.Batch > 0 {
+		e++
+		if !pos.TrainDone {
+			left -= int64(bpe - pos.Batch)
+		}
+	}
+	if left > 0 {
+		e += (left + int64(bpe) - 1) / int64(bpe)
+	}
+	return int(e)
 }
 
 // checkPreset checks that the metadata encodes what a seed preset reads.
@@ -467,12 +510,18 @@ func (r *run) newSchedule(ck *Checkpoint) error {
 	case config.ScheduleStep:
 		r.sched, err = optim.NewStepLR(r.opt, s.StepSize, s.Gamma)
 	case config.ScheduleCosine:
-		if s.WarmupEpochs > float64(r.epochs) {
+		spe := r.trainL.NumBatches()
+		warmup, total := int(math.Round(s.WarmupEpochs*float64(spe))), r.epochs*spe
+		if r.budget > 0 {
+			total = int(r.budget)
+			if warmup > total {
+				return fmt.Errorf("train.schedule.warmup_epochs: %g warm-up epochs (%d steps of %d per epoch) do not fit in a run of %d steps (train.steps or --steps)", s.WarmupEpochs, warmup, spe, total)
+			}
+		} else if s.WarmupEpochs > float64(r.epochs) {
 			return fmt.Errorf("train.schedule.warmup_epochs: %g warm-up epochs do not fit in a run of %d epochs (train.epochs or --epochs)", s.WarmupEpochs, r.epochs)
 		}
-		spe := r.trainL.NumBatches()
 		r.sched, err = optim.NewCosineWarmup(r.opt, optim.CosineWarmupConfig{
-			WarmupSteps: int(math.Round(s.WarmupEpochs * float64(spe))), TotalSteps: max(1, r.epochs*spe), MinLR: s.MinLR,
+			WarmupSteps: warmup, TotalSteps: max(1, total), MinLR: s.MinLR,
 		})
 		r.perStep = true
 	case config.SchedulePlateau:
@@ -508,8 +557,12 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if r.resumed {
 		ev = "resume"
 	}
-	r.logEvent(ev, map[string]any{"epoch": r.pos.Epoch, "batch": r.pos.Batch, "step": r.pos.Step, "epochs": r.epochs,
-		"train_rows": len(r.splits.Train), "val_rows": len(r.splits.Val), "seed": r.cfg.Train.Seed, "optimizer_groups": r.groups})
+	fields := map[string]any{"epoch": r.pos.Epoch, "batch": r.pos.Batch, "step": r.pos.Step, "epochs": r.epochs,
+		"train_rows": len(r.splits.Train), "val_rows": len(r.splits.Val), "seed": r.cfg.Train.Seed, "optimizer_groups": r.groups}
+	if r.budget > 0 {
+		fields["steps"] = r.budget
+	}
+	r.logEvent(ev, fields)
 	for r.pos.Epoch < r.epochs && !r.early.Stopped {
 		if err := r.epoch(ctx); err != nil {
 			if ctx.Err() == nil {
@@ -651,6 +704,9 @@ func (r *run) trainEpoch(ctx context.Context, e int) error {
 		if b.Index < r.pos.Batch {
 			continue // done before the checkpoint this run resumed from
 		}
+		if r.budget > 0 && r.pos.Step >= r.budget {
+			return nil // the step budget ends the run inside this epoch
+		}
 		t0 := time.Now()
 		r.part.LR = r.opt.LR()
 		logits := r.net.Forward(tp, inputs(b))
@@ -686,6 +742,9 @@ func (r *run) trainEpoch(ctx context.Context, e int) error {
 		if r.opts.Progress != nil {
 			r.opts.Progress(r.progress(batches))
 		}
+		if r.budget > 0 && r.pos.Step >= r.budget {
+			return nil
+		}
 	}
 }
 
@@ -701,11 +760,18 @@ func (r *run) progress(batches int) Progress {
 	if r.lastM != nil {
 		p.Value, p.HasValue = metricValue(*r.lastM, p.Metric), true
 	}
+	if r.budget > 0 && !r.pos.TrainDone && r.pos.Epoch < r.epochs {
+		// The epoch the budget ends in is shorter.
+		p.Batches = int(min(int64(batches), int64(r.pos.Batch)+max(r.budget-r.pos.Step, 0)))
+	}
 	if el := time.Since(r.start).Seconds(); el > 0 && r.steps > 0 {
 		p.ImagesPerSec = float64(r.images) / el
 		left := (r.epochs-r.pos.Epoch-1)*batches + (batches - r.pos.Batch)
 		if r.pos.TrainDone {
 			left = (r.epochs - r.pos.Epoch - 1) * batches
+		}
+		if r.budget > 0 {
+			left = int(r.budget - r.pos.Step)
 		}
 		p.ETA = time.Duration(float64(max(left, 0)) * el / float64(r.steps) * float64(time.Second))
 	}

@@ -27,6 +27,8 @@ type trainOptions struct {
 	out        string
 	resume     string
 	epochs     int
+	steps      int
+	lengthSet  [2]bool // --epochs, --steps given
 	seed       uint64
 	seedSet    bool
 	onBadRow   string
@@ -40,7 +42,7 @@ type trainOptions struct {
 func newTrainCmd() *cobra.Command {
 	var opts trainOptions
 	cmd := &cobra.Command{
-		Use:   "train --config config.yaml --out model.mcnn [--resume CKPT] [--epochs N] [--seed S] [--on-bad-row error|skip]",
+		Use:   "train --config config.yaml --out model.mcnn [--resume CKPT] [--epochs N | --steps N] [--seed S] [--on-bad-row error|skip]",
 		Short: "Train a model as a config file says",
 		Long: `Train a model as a config file says (write one with 'metacnn init'): read and
 check the data, fit the metadata encoders on the training split, train with
@@ -51,6 +53,13 @@ default to OUT with the extension .ckpt). Ctrl-C saves one and stops; --resume
 continues from it with the same data order, random streams and schedule, so the
 result is the one an uninterrupted run gives.
 
+The run's length is train.epochs or train.steps, or --epochs or --steps (one
+of them) in their place. With a step budget N the run trains exactly N
+optimizer steps: ceil(N / batches per epoch) epochs, the last stopping at
+step N and then validated, logged and checkpointed like any final epoch; a
+cosine schedule ends at step N. With --resume, a larger --epochs or --steps
+extends the run.
+
 Progress goes to stderr (a bar on a terminal, a line per epoch otherwise), a
 JSON-lines training log to --log, rows skipped under --on-bad-row=skip to
 OUT.skipped.jsonl, and a summary to stdout.`,
@@ -58,6 +67,7 @@ OUT.skipped.jsonl, and a summary to stdout.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.stdout, opts.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			opts.seedSet = cmd.Flags().Changed("seed")
+			opts.lengthSet = [2]bool{cmd.Flags().Changed("epochs"), cmd.Flags().Changed("steps")}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -68,7 +78,8 @@ OUT.skipped.jsonl, and a summary to stdout.`,
 	f.StringVar(&opts.config, "config", "", "config file (YAML); optional with --resume, which carries its own")
 	f.StringVar(&opts.out, "out", "", "model file to write (.mcnn)")
 	f.StringVar(&opts.resume, "resume", "", "checkpoint to continue from")
-	f.IntVar(&opts.epochs, "epochs", 0, "number of epochs, replacing train.epochs (0: the config's)")
+	f.IntVar(&opts.epochs, "epochs", 0, "number of epochs, replacing the config's train.epochs or train.steps (0: the config's)")
+	f.IntVar(&opts.steps, "steps", 0, "number of optimizer steps, replacing the config's train.epochs or train.steps: trains ceil(N / batches per epoch) epochs, the last one stopping at step N (0: the config's); not with --epochs")
 	f.Uint64Var(&opts.seed, "seed", 0, "random seed, replacing train.seed")
 	f.StringVar(&opts.onBadRow, "on-bad-row", "", "error (stop at bad rows, listing them) or skip (leave them out, report each); default: the config's data.on_bad_row")
 	f.StringVar(&opts.checkpoint, "checkpoint", "", "checkpoint file (default: OUT with the extension .ckpt)")
@@ -86,6 +97,12 @@ func (o *trainOptions) validate() error {
 	}
 	if o.epochs < 0 {
 		return usageErrorf("--epochs %d is negative", o.epochs)
+	}
+	if o.steps < 0 {
+		return usageErrorf("--steps %d is negative", o.steps)
+	}
+	if o.lengthSet[0] && o.lengthSet[1] {
+		return usageErrorf("--epochs and --steps both set the run's length; give one")
 	}
 	if o.workers < 0 {
 		return usageErrorf("--workers %d is negative", o.workers)
@@ -133,14 +150,19 @@ func runTrain(ctx context.Context, opts trainOptions) error {
 	defer logf.Close()
 	bar := newTrainProgress(opts.stderr)
 	topts := train.Options{
-		Config: cfg, Epochs: opts.epochs, Workers: opts.workers, Checkpoint: opts.checkpoint,
+		Config: cfg, Epochs: opts.epochs, Steps: opts.steps, Workers: opts.workers, Checkpoint: opts.checkpoint,
 		Log: logf, Progress: bar.update,
 	}
 	var res *train.Result
 	if opts.resume != "" {
-		if cfg != nil && opts.epochs == 0 {
-			// An edited train.epochs extends (or shortens) the resumed run.
-			topts.Epochs = cfg.WithDefaults().Train.Epochs
+		if cfg != nil && opts.epochs == 0 && opts.steps == 0 {
+			// An edited train.epochs or train.steps extends (or shortens)
+			// the resumed run.
+			if t := cfg.WithDefaults().Train; t.Steps > 0 {
+				topts.Steps = t.Steps
+			} else {
+				topts.Epochs = t.Epochs
+			}
 		}
 		fmt.Fprintf(opts.stderr, "resuming from %s\n", opts.resume)
 		res, err = train.Resume(ctx, opts.resume, topts)

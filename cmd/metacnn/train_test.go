@@ -159,6 +159,9 @@ func TestInitUsageErrors(t *testing.T) {
 		{"train", "--out", "m.mcnn"},
 		{"train", "--config", "c.yaml", "--out", "m.mcnn", "--on-bad-row", "ignore"},
 		{"train", "--config", "c.yaml", "--out", "m.mcnn", "--epochs", "-1"},
+		{"train", "--config", "c.yaml", "--out", "m.mcnn", "--steps", "-1"},
+		{"train", "--config", "c.yaml", "--out", "m.mcnn", "--epochs", "2", "--steps", "30"},
+		{"train", "--out", "m.mcnn", "--resume", "x.ckpt", "--epochs", "0", "--steps", "30"},
 		{"train", "--out", "m.mcnn", "--resume", "x.ckpt", "--seed", "3"},
 	} {
 		if code, _, stderr := run(t, args...); code != 2 {
@@ -296,3 +299,31 @@ func FuzzInferColumn(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestTrainSteps: --steps replaces the config's train.epochs; the run
+// trains exactly that many steps, the last epoch cut short.
+func TestTrainSteps(t *testing.T) {
+	dir := t.TempDir()
+	writeTinyDataset(t, dir, 50)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if code, _, stderr := run(t, "init", "--data", filepath.Join(dir, "all.csv"), "--out", cfgPath); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	text, _ := os.ReadFile(cfgPath)
+	small := strings.NewReplacer("widths: [32, 64]", "widths: [4, 8]", "epochs: 20", "epochs: 3", "batch_size: 32", "batch_size: 8",
+		"patience: 5", "patience: 0").Replace(string(text))
+	os.WriteFile(cfgPath, []byte(small), 0o644)
+	out := filepath.Join(dir, "s.mcnn")
+	// 30 training rows in batches of 8: 4 steps per epoch, so 6 steps is 2 epochs.
+	code, stdout, stderr := run(t, "train", "--config", cfgPath, "--out", out, "--steps", "6")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "trained 2 epochs, 6 steps") || !strings.Contains(stderr, "epoch 2/2: train loss") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	code, _, stderr = run(t, "train", "--config", cfgPath, "--out", out, "--steps", "6", "--epochs", "1")
+	if code != 2 || !strings.Contains(stderr, "--epochs and --steps") {
+		t.Errorf("--epochs with --steps: exit %d, want 2\n%s", code, stderr)
+	}
+}
