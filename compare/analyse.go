@@ -24,6 +24,13 @@ func analyse(opts Options, es *evalSet, scores [][]*runScores, columns []string)
 	if r.Epochs == 0 {
 		r.Epochs = opts.Config.WithDefaults().Train.Epochs
 	}
+	if r.Epochs == 0 { // a step budget: report the epochs the runs took
+		for _, runs := range scores {
+			for _, rs := range runs {
+				r.Epochs = max(r.Epochs, rs.summary.Epochs)
+			}
+		}
+	}
 	k := len(es.classes)
 	baseSlices, err := sliceStats(scores[0], columns)
 	if err != nil {
