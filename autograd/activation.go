@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 
+	"github.com/metacnn/metacnn/internal/kernels"
 	"github.com/metacnn/metacnn/tensor"
 )
 
@@ -13,9 +14,8 @@ func (tp *Tape) ReLU(a *Var) *Var {
 	o := out.Data()
 	parallelRange(len(x), func(lo, hi int) {
 		d := o[lo:hi]
-		for i, v := range x[lo:hi] {
-			d[i] = max(v, 0)
-		}
+		copy(d, x[lo:hi])
+		kernels.ReLUInPlace(d)
 	})
 	return tp.result(out, func(g *tensor.Tensor) {
 		ga, gd := a.grad(), g.Data()

@@ -227,22 +227,8 @@ func accumProd(dst []float32, off, step int, g, other []float32, oOff, oStep int
 	}
 }
 
-// sum32 adds x in float32 with four partial sums.
-func sum32(x []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		s0 += v[0]
-		s1 += v[1]
-		s2 += v[2]
-		s3 += v[3]
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// sum32 adds x in float32 with four partial sums (kernels.Sum32).
+func sum32(x []float32) float32 { return kernels.Sum32(x) }
 
 // dot32 is Σ x[i]*y[i] in float32 with four partial sums.
 func dot32(x, y []float32) float32 {

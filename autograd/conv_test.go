@@ -233,3 +233,112 @@ func TestConv2DPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestConv2DReLUMatchesUnfused checks that the fused Conv2DReLU gives
+// exactly the values and gradients of ReLU(Conv2D(...)) on every conv case
+// and on batches large enough to take the serial-per-image GEMM path, with
+// outputs straddling zero so the mask matters.
+func TestConv2DReLUMatchesUnfused(t *testing.T) {
+	cases := append([]convCase{
+		{name: "seed_like_batch", n: 9, cin: 3, h: 12, w: 11, cout: 10, kh: 3, kw: 3,
+			opt: Conv2DOptions{Padding: [2]int{1, 1}}},
+		{name: "pointwise_batch", n: 8, cin: 5, h: 9, w: 9, cout: 33, kh: 1, kw: 1},
+	}, convCases...)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(fused bool) (out []float32, grads [][]float32) {
+				x, w, b := c.vars(21)
+				tp := NewTape()
+				var y *Var
+				if fused {
+					y = tp.Conv2DReLU(x, w, b, c.opt)
+				} else {
+					y = tp.ReLU(tp.Conv2D(x, w, b, c.opt))
+				}
+				g := RandVar(newRNG(22), false, -1, 1, y.Shape()...)
+				tp.BackwardWith(y, g.Value)
+				out = append(out, y.Data()...)
+				for _, v := range []*Var{x, w, b} {
+					if v != nil {
+						grads = append(grads, append([]float32(nil), v.Grad.Data()...))
+					}
+				}
+				return out, grads
+			}
+			wantOut, wantGrads := run(false)
+			gotOut, gotGrads := run(true)
+			for i := range wantOut {
+				if gotOut[i] != wantOut[i] {
+					t.Fatalf("output %d = %v, want %v", i, gotOut[i], wantOut[i])
+				}
+			}
+			for j := range wantGrads {
+				for i := range wantGrads[j] {
+					if gotGrads[j][i] != wantGrads[j][i] {
+						t.Fatalf("gradient %d element %d = %v, want %v", j, i, gotGrads[j][i], wantGrads[j][i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConv2DReLUMaxPool2DMatchesUnfused checks the fused
+// Conv2DReLUMaxPool2D against MaxPool2D(ReLU(Conv2D(...))) exactly, values
+// and gradients, for non-overlapping, overlapping (3×3 stride 2, padded) and
+// ceil-mode pools, and without recording (inference keeps no conv output).
+func TestConv2DReLUMaxPool2DMatchesUnfused(t *testing.T) {
+	cases := append([]convCase{
+		{name: "seed_like_batch", n: 9, cin: 3, h: 12, w: 11, cout: 10, kh: 3, kw: 3,
+			opt: Conv2DOptions{Padding: [2]int{1, 1}}},
+	}, convCases...)
+	pools := map[string]Pool2DOptions{
+		"2x2":               {Kernel: [2]int{2, 2}},
+		"3x3_s2_pad1":       {Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}},
+		"2x2_s1_ceil":       {Kernel: [2]int{2, 2}, Stride: [2]int{1, 1}, CeilMode: true},
+		"1x2_s1x2_ceilmode": {Kernel: [2]int{1, 2}, Stride: [2]int{1, 2}, CeilMode: true},
+	}
+	for _, c := range cases {
+		for pname, pool := range pools {
+			t.Run(c.name+"/"+pname, func(t *testing.T) {
+				run := func(fused bool) (out []float32, grads [][]float32, infer []float32) {
+					x, w, b := c.vars(31)
+					tp := NewTape()
+					var y *Var
+					if fused {
+						y = tp.Conv2DReLUMaxPool2D(x, w, b, c.opt, pool)
+						infer = NewInferenceTape().Conv2DReLUMaxPool2D(x, w, b, c.opt, pool).Data()
+					} else {
+						y = tp.MaxPool2D(tp.ReLU(tp.Conv2D(x, w, b, c.opt)), pool)
+					}
+					g := RandVar(newRNG(32), false, -1, 1, y.Shape()...)
+					tp.BackwardWith(y, g.Value)
+					out = append(out, y.Data()...)
+					for _, v := range []*Var{x, w, b} {
+						if v != nil {
+							grads = append(grads, append([]float32(nil), v.Grad.Data()...))
+						}
+					}
+					return out, grads, infer
+				}
+				wantOut, wantGrads, _ := run(false)
+				gotOut, gotGrads, gotInfer := run(true)
+				if len(gotOut) != len(wantOut) {
+					t.Fatalf("output has %d elements, want %d", len(gotOut), len(wantOut))
+				}
+				for i := range wantOut {
+					if gotOut[i] != wantOut[i] || gotInfer[i] != wantOut[i] {
+						t.Fatalf("output %d = %v (inference %v), want %v", i, gotOut[i], gotInfer[i], wantOut[i])
+					}
+				}
+				for j := range wantGrads {
+					for i := range wantGrads[j] {
+						if gotGrads[j][i] != wantGrads[j][i] {
+							t.Fatalf("gradient %d element %d = %v, want %v", j, i, gotGrads[j][i], wantGrads[j][i])
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -87,9 +87,13 @@ func (tp *Tape) MaxPool2D(x *Var, opt Pool2DOptions) *Var {
 		}
 	})
 	v := tp.result(out, func(gt *tensor.Tensor) {
-		gd, gx := gt.Data(), x.grad()
+		gd := gt.Data()
+		gx, fresh := x.gradUninit()
 		kernels.ParallelFor(planes, planeGrain(outSize), func(lo, hi int) {
 			for p := lo; p < hi; p++ {
+				if fresh {
+					clear(gx[p*inSize : (p+1)*inSize])
+				}
 				kernels.MaxPool2DBackward(gd[p*outSize:(p+1)*outSize], argmax[p*outSize:(p+1)*outSize], gx[p*inSize:(p+1)*inSize])
 			}
 		})

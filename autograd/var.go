@@ -61,3 +61,16 @@ func (v *Var) grad() []float32 {
 	}
 	return v.Grad.Data()
 }
+
+// gradUninit is grad for a backward that can zero the gradient piece by
+// piece just before accumulating into it, while that piece is in cache,
+// instead of in a separate pass over the whole buffer: fresh reports that
+// the buffer was just created and its contents are unspecified, so the
+// caller must clear every element before adding to it.
+func (v *Var) gradUninit() (g []float32, fresh bool) {
+	if v.Grad == nil {
+		v.Grad = v.tape.alloc(false, v.Value.Shape()...)
+		return v.Grad.Data(), true
+	}
+	return v.Grad.Data(), false
+}

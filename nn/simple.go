@@ -133,12 +133,34 @@ var _ Layer = (*Sequential)(nil)
 // NewSequential chains layers.
 func NewSequential(layers ...Layer) *Sequential { return &Sequential{Layers: layers} }
 
-// Forward runs x through every layer.
+// Forward runs x through every layer. A Conv2D followed by a ReLU (and a
+// MaxPool2D) runs as one fused op (autograd.Conv2DReLU,
+// autograd.Conv2DReLUMaxPool2D), with the same values and gradients.
 func (s *Sequential) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	for _, l := range s.Layers {
-		x = l.Forward(tp, x)
+	for i := 0; i < len(s.Layers); i++ {
+		if c, ok := s.Layers[i].(*Conv2D); ok && i+1 < len(s.Layers) {
+			if a, ok := s.Layers[i+1].(*Activation); ok && a.Kind == ReLU {
+				if mp, ok := s.layer(i + 2).(*MaxPool2D); ok {
+					x = tp.Conv2DReLUMaxPool2D(x, c.Weight, c.Bias, c.Opt, mp.Opt)
+					i += 2
+					continue
+				}
+				x = tp.Conv2DReLU(x, c.Weight, c.Bias, c.Opt)
+				i++
+				continue
+			}
+		}
+		x = s.Layers[i].Forward(tp, x)
 	}
 	return x
+}
+
+// layer returns layer i, or nil past the end.
+func (s *Sequential) layer(i int) Layer {
+	if i < len(s.Layers) {
+		return s.Layers[i]
+	}
+	return nil
 }
 
 // Params returns the children's parameters prefixed by their index.

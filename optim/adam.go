@@ -160,6 +160,17 @@ func (o *Adam) Step() {
 			negStepSize := float32(-(g.lr / biasCorrection1))
 			bc2Sqrt := float32(math.Sqrt(biasCorrection2))
 			decoupled, l2 := o.decoupled, g.wd != 0
+			if !decoupled && !l2 && vmax == nil {
+				// The plain update, vectorised with the same roundings.
+				c := kernels.AdamConsts{
+					Beta1: b1, Keep1: keep1, Beta2: b2, Keep2: keep2,
+					Eps: eps, NegStepSize: negStepSize, BC2Sqrt: bc2Sqrt,
+				}
+				kernels.ParallelFor(len(x), grain, func(lo, hi int) {
+					kernels.AdamStep(x[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
+				})
+				continue
+			}
 			kernels.ParallelFor(len(x), grain, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					gr := grad[i]

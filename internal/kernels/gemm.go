@@ -28,23 +28,60 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	sgemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmReLU is Sgemm followed by C = max(C, 0) (ReLU32 on every element),
+// applied to each tile of C right after its last update, while the tile is
+// still in cache, instead of in a second pass over C.
+func SgemmReLU(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmEpi(Workers, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerialReLU is SgemmReLU on the calling goroutine only.
+func SgemmSerialReLU(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmEpi(1, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// reluRows applies ReLUInPlace to an m×n block of C.
+func reluRows(m, n int, c []float32, ldc int) {
+	if useAVX2 && n%8 == 0 && m > 0 {
+		reluRowBlocks(c, ldc, m, n/8)
+		return
+	}
+	for i := 0; i < m; i++ {
+		ReLUInPlace(c[i*ldc : i*ldc+n])
+	}
+}
+
 func sgemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmEpi(workers, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemmEpi(workers int, relu, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if relu {
+			reluRows(m, n, c, ldc)
+		}
 		return
 	}
 	g := gemmArgs{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		kern: activeKernel,
+		kern: activeKernel, relu: relu,
 	}
 	if m*n*k < smallGemm {
 		scaleC(m, n, beta, c, ldc)
 		sgemmRows(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		if relu {
+			reluRows(m, n, c, ldc)
+		}
+		return
+	}
+	if m <= gemvRows && transB && !transA {
+		gemvTransB(workers, relu, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if workers == 1 || m*n*k < parallelGemm {
@@ -81,6 +118,7 @@ type gemmArgs struct {
 	c              []float32
 	ldc            int
 	kern           *microKernel
+	relu           bool // apply ReLU32 to C once each tile is final
 
 	// The task grid: C is cut into tm row ranges (whole MR panels) times tn
 	// column ranges (whole NR panels); each task runs the full blocked loop
@@ -167,6 +205,7 @@ func (g *gemmArgs) block(i0, i1, j0, j1 int, buf *gemmBuf) {
 			if pc > 0 {
 				beta = 1
 			}
+			last := g.relu && pc+kc >= g.k
 			if directB {
 				if r := nc % nr; r != 0 {
 					packB(buf.b, false, g.b, g.ldb, pc, kc, jc+nc-r, r, nr)
@@ -195,12 +234,15 @@ func (g *gemmArgs) block(i0, i1, j0, j1 int, buf *gemmBuf) {
 						off := (ic+ir)*ldc + jc + jr
 						if mv == mr && nv == nr {
 							kn.fn(kc, ap, bp, ldb, g.c[off:], ldc, beta)
-							continue
+						} else {
+							// Edge tile: compute the whole tile aside and
+							// merge the valid part.
+							kn.fn(kc, ap, bp, ldb, buf.tile, nr, 0)
+							mergeTile(g.c[off:], ldc, buf.tile, nr, mv, nv, beta)
 						}
-						// Edge tile: compute the whole tile aside and
-						// merge the valid part.
-						kn.fn(kc, ap, bp, ldb, buf.tile, nr, 0)
-						mergeTile(g.c[off:], ldc, buf.tile, nr, mv, nv, beta)
+						if last {
+							reluRows(mv, nv, g.c[off:], ldc)
+						}
 					}
 				}
 			}

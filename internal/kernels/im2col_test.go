@@ -23,6 +23,17 @@ var im2colGeoms = []ConvGeom{
 	{C: 2, H: 5, W: 1, KH: 5, KW: 1, PadH: 0, PadW: 2, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
 }
 
+// sameWidthGeoms take Im2col's shifted-copy path (stride 1, OutW == W):
+// taps wholly above or below the image, a one-column image, dilated taps,
+// the seed model's shapes.
+var sameWidthGeoms = []ConvGeom{
+	{C: 2, H: 3, W: 4, KH: 5, KW: 3, PadH: 3, PadW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+	{C: 1, H: 4, W: 1, KH: 3, KW: 3, PadH: 1, PadW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+	{C: 2, H: 6, W: 5, KH: 3, KW: 3, PadH: 3, PadW: 2, StrideH: 1, StrideW: 1, DilH: 3, DilW: 1},
+	{C: 3, H: 56, W: 56, KH: 3, KW: 3, PadH: 1, PadW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+	{C: 32, H: 28, W: 28, KH: 3, KW: 3, PadH: 1, PadW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+}
+
 // im2colDirect is the definition of Im2col written as one loop per index:
 // dst[(c, i, j), (y, x)] = src[c, y*sh - ph + i*dh, x*sw - pw + j*dw], or 0
 // outside the image.
@@ -86,7 +97,7 @@ func TestConvGeomOut(t *testing.T) {
 
 func TestIm2colMatchesDirect(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 1))
-	for _, g := range im2colGeoms {
+	for _, g := range append(im2colGeoms[:len(im2colGeoms):len(im2colGeoms)], sameWidthGeoms...) {
 		t.Run(geomName(g), func(t *testing.T) {
 			oh, ow := g.Out()
 			src := randSlice(rng, g.C*g.H*g.W)
@@ -112,7 +123,7 @@ func TestIm2colMatchesDirect(t *testing.T) {
 // to the input, which is correct exactly when Col2im is Im2col's adjoint.
 func TestIm2colAdjoint(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 1))
-	for _, g := range im2colGeoms {
+	for _, g := range append(im2colGeoms[:len(im2colGeoms):len(im2colGeoms)], sameWidthGeoms...) {
 		oh, ow := g.Out()
 		for trial := range 3 {
 			x := randSlice(rng, g.C*g.H*g.W)
@@ -179,6 +190,45 @@ func TestCol2imOverlapCount(t *testing.T) {
 	for i := range want {
 		if dst[i] != want[i] {
 			t.Fatalf("Col2im(ones) = %v, want %v", dst, want)
+		}
+	}
+}
+
+// TestCol2imScratchMatchesCol2im checks the shifted-block Col2imScratch
+// against Col2im exactly on every geometry, over a non-zero dst: each input
+// element receives the same additions in the same order, plus additions of
+// +0 for the padding taps, which change nothing.
+func TestCol2imScratchMatchesCol2im(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 1))
+	for _, g := range append(im2colGeoms[:len(im2colGeoms):len(im2colGeoms)], sameWidthGeoms...) {
+		oh, ow := g.Out()
+		cols := randSlice(rng, g.C*g.KH*g.KW*oh*ow)
+		base := randSlice(rng, g.C*g.H*g.W)
+		want := append([]float32(nil), base...)
+		Col2im(g, cols, want)
+		got := append([]float32(nil), base...)
+		Col2imScratch(g, append([]float32(nil), cols...), got)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: dst[%d] = %g, want %g", geomName(g), i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestAddToAgrees checks AddTo (AVX2 where the CPU has it) against its
+// portable twin on odd lengths.
+func TestAddToAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	for _, n := range []int{0, 1, 7, 8, 9, 27, 28, 100} {
+		src, dst := randSlice(rng, n), randSlice(rng, n+3)
+		want := append([]float32(nil), dst...)
+		addGeneric(want[:n], src)
+		AddTo(dst[:n], src)
+		for i := range want {
+			if dst[i] != want[i] {
+				t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], want[i])
+			}
 		}
 	}
 }
