@@ -298,9 +298,8 @@ func (tp *Tape) conv2DAct(x, w, b *Var, opt Conv2DOptions, relu bool, pool *Pool
 			p.backward(g.Data(), o, argmax, x, w, gb)
 		}
 	}, x, w, b)
-	if argmax != nil && !v.requiresGrad {
-		// No backward will read the indices: recycle them now.
-		kernels.PutI32(argmax)
+	if argmax != nil {
+		tp.keepIndices(v, argmax)
 	}
 	return v
 }

@@ -98,10 +98,7 @@ func (tp *Tape) MaxPool2D(x *Var, opt Pool2DOptions) *Var {
 			}
 		})
 	}, x)
-	if !v.requiresGrad {
-		// No backward will read the indices (inference): recycle them now.
-		kernels.PutI32(argmax)
-	}
+	tp.keepIndices(v, argmax)
 	return v
 }
 

@@ -17,6 +17,7 @@ import (
 type Tape struct {
 	nodes     []node
 	bufs      [][]float32 // pooled buffers behind the ops' values and gradients
+	ibufs     [][]int32   // pooled index buffers kept for backward (max-pool argmax)
 	inference bool        // records nothing; only owns buffers (NewInferenceTape)
 }
 
@@ -50,6 +51,22 @@ func (tp *Tape) Release() {
 		tp.bufs[i] = nil
 	}
 	tp.bufs = tp.bufs[:0]
+	for i, b := range tp.ibufs {
+		kernels.PutI32(b)
+		tp.ibufs[i] = nil
+	}
+	tp.ibufs = tp.ibufs[:0]
+}
+
+// keepIndices hands idx (from kernels.GetI32) to the tape when the op's
+// backward will read it, to be recycled by Release; otherwise (inference)
+// it is recycled at once.
+func (tp *Tape) keepIndices(out *Var, idx []int32) {
+	if out.requiresGrad {
+		tp.ibufs = append(tp.ibufs, idx)
+		return
+	}
+	kernels.PutI32(idx)
 }
 
 // alloc returns a tensor of the given shape for an op's value or a

@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 
+	"github.com/metacnn/metacnn/internal/kernels"
 	"github.com/metacnn/metacnn/tensor"
 )
 
@@ -16,6 +17,9 @@ type Var struct {
 
 	requiresGrad bool
 	tape         *Tape // the tape whose op made this value, for pooled gradients
+	// leafGrad is a leaf's gradient buffer when it came from the kernels'
+	// pool; ZeroGrad hands it back so the next step reuses it.
+	leafGrad []float32
 }
 
 // NewVar wraps t as a leaf variable. Leaves with requiresGrad set
@@ -40,7 +44,31 @@ func (v *Var) SetRequiresGrad(b bool) { v.requiresGrad = b }
 func (v *Var) Detach() *Var { return &Var{Value: v.Value} }
 
 // ZeroGrad drops the accumulated gradient.
-func (v *Var) ZeroGrad() { v.Grad = nil }
+//
+// A leaf's gradient buffer goes back to a pool for the next Backward to
+// reuse, so a Grad tensor kept from before ZeroGrad must not be used after.
+func (v *Var) ZeroGrad() {
+	if v.Grad != nil && len(v.leafGrad) > 0 && &v.Grad.Data()[0] == &v.leafGrad[0] {
+		kernels.PutF32(v.leafGrad)
+	}
+	v.leafGrad = nil
+	v.Grad = nil
+}
+
+// newGrad allocates v's gradient buffer: from its tape for a value an op
+// made, from the kernels' pool (returned by ZeroGrad) for a leaf.
+func (v *Var) newGrad(zero bool) *tensor.Tensor {
+	if v.tape != nil {
+		return v.tape.alloc(zero, v.Value.Shape()...)
+	}
+	n := v.Value.Len()
+	if zero {
+		v.leafGrad = kernels.GetF32Zeroed(n)
+	} else {
+		v.leafGrad = kernels.GetF32(n)
+	}
+	return tensor.FromSlice(v.leafGrad, v.Value.Shape()...)
+}
 
 // Shape returns the shape of the value.
 func (v *Var) Shape() []int { return v.Value.Shape() }
@@ -57,7 +85,7 @@ func (v *Var) String() string {
 // backward functions can accumulate into it with +=.
 func (v *Var) grad() []float32 {
 	if v.Grad == nil {
-		v.Grad = v.tape.alloc(true, v.Value.Shape()...)
+		v.Grad = v.newGrad(true)
 	}
 	return v.Grad.Data()
 }
@@ -69,7 +97,7 @@ func (v *Var) grad() []float32 {
 // caller must clear every element before adding to it.
 func (v *Var) gradUninit() (g []float32, fresh bool) {
 	if v.Grad == nil {
-		v.Grad = v.tape.alloc(false, v.Value.Shape()...)
+		v.Grad = v.newGrad(false)
 		return v.Grad.Data(), true
 	}
 	return v.Grad.Data(), false
