@@ -189,10 +189,14 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestInitTrainInterruptResume(t *testing.T) {
-	dir := t.TempDir()
+// initTinyConfig writes a 50-row dataset into a new directory, runs
+// `metacnn init` on it and shrinks the config to a 3-epoch run of a tiny
+// network; it returns the directory and the config's path.
+func initTinyConfig(t *testing.T) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
 	writeTinyDataset(t, dir, 50)
-	cfgPath := filepath.Join(dir, "config.yaml")
+	cfgPath = filepath.Join(dir, "config.yaml")
 	if code, _, stderr := run(t, "init", "--data", filepath.Join(dir, "all.csv"), "--out", cfgPath); code != 0 {
 		t.Fatalf("init: %s", stderr)
 	}
@@ -200,6 +204,11 @@ func TestInitTrainInterruptResume(t *testing.T) {
 	small := strings.NewReplacer("widths: [32, 64]", "widths: [4, 8]", "epochs: 20", "epochs: 3", "batch_size: 32", "batch_size: 8",
 		"patience: 5", "patience: 0").Replace(string(text))
 	os.WriteFile(cfgPath, []byte(small), 0o644)
+	return dir, cfgPath
+}
+
+func TestInitTrainInterruptResume(t *testing.T) {
+	dir, cfgPath := initTinyConfig(t)
 
 	// Uninterrupted.
 	full := filepath.Join(dir, "full.mcnn")

@@ -39,16 +39,7 @@ func (s *signalOn) Write(p []byte) (int, error) {
 // how to resume, exits 1 without writing the model, and the checkpoint
 // resumes to completion.
 func TestTrainSIGINT(t *testing.T) {
-	dir := t.TempDir()
-	writeTinyDataset(t, dir, 50)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if code, _, stderr := run(t, "init", "--data", filepath.Join(dir, "all.csv"), "--out", cfgPath); code != 0 {
-		t.Fatalf("init: %s", stderr)
-	}
-	text, _ := os.ReadFile(cfgPath)
-	small := strings.NewReplacer("widths: [32, 64]", "widths: [4, 8]", "epochs: 20", "epochs: 3", "batch_size: 32", "batch_size: 8",
-		"patience: 5", "patience: 0").Replace(string(text))
-	os.WriteFile(cfgPath, []byte(small), 0o644)
+	dir, cfgPath := initTinyConfig(t)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
