@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/metacnn/metacnn/interop/onnx"
+	"github.com/metacnn/metacnn/interop/torch"
 	"github.com/metacnn/metacnn/model"
 )
 
@@ -18,16 +19,16 @@ func newExportCmd() *cobra.Command {
 		Use:   "export FORMAT",
 		Short: "Export a model file for other runtimes",
 		Long: `Export a model file (.mcnn) to a format other runtimes read: onnx (ONNX
-Runtime, TensorRT, Triton, ...).`,
+Runtime, TensorRT, Triton, ...) or torch (a PyTorch package).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageErrorf("%s needs a format: one of onnx", cmd.CommandPath())
+				return usageErrorf("%s needs a format: one of onnx, torch", cmd.CommandPath())
 			}
 			return unknownCommand(cmd, args[0])
 		},
 	}
-	cmd.AddCommand(newExportONNXCmd())
+	cmd.AddCommand(newExportONNXCmd(), newExportTorchCmd())
 	return cmd
 }
 
@@ -105,5 +106,75 @@ func runExportONNX(_ context.Context, opts exportONNXOptions) error {
 	}
 	fmt.Fprintf(opts.stdout, "wrote %s (%s, opset %d) and %s\n", opts.out, byteSize(size), onnx.Opset, onnx.SidecarPath(opts.out))
 	fmt.Fprintf(opts.stdout, "inputs: %s; output: logits float32[N %d] (%s)\n", strings.Join(ins, ", "), len(sc.Classes), strings.Join(sc.Classes, ", "))
+	return nil
+}
+
+type exportTorchOptions struct {
+	model string
+	out   string
+
+	stdout io.Writer
+}
+
+func newExportTorchCmd() *cobra.Command {
+	var opts exportTorchOptions
+	cmd := &cobra.Command{
+		Use:   "torch --model model.mcnn --out DIR",
+		Short: "Export a model as a self-contained PyTorch package",
+		Long: `Export a model as a PyTorch package in DIR (created if needed):
+
+  model.py             an nn.Module whose state_dict names and shapes are the
+                       model's parameter names; load_model() builds it, loads
+                       the weights strictly and returns it in evaluation mode
+  weights.safetensors  the model's parameters and buffers
+  encoding.json        image preprocessing, metadata encoder state, inputs
+                       and classes
+
+model.py needs only PyTorch. Call the module as
+model(image, metadata=None, ids=None, metadata_missing=None) with the tensors
+encoding.json describes (the ONNX export's graph inputs); it returns the
+logits. Supported for now: the seed presets and spec models on the seed
+backbone with fusion none, concat, scalebias or film.`,
+		Example: "  metacnn export torch --model model.mcnn --out model-torch",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.validate(); err != nil {
+				return asUsage(err)
+			}
+			opts.stdout = cmd.OutOrStdout()
+			return runExportTorch(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.model, "model", "", "model file to export (required)")
+	f.StringVar(&opts.out, "out", "", "directory to write the package into (required)")
+	return cmd
+}
+
+func (o exportTorchOptions) validate() error {
+	switch {
+	case o.model == "":
+		return fmt.Errorf("--model is required")
+	case o.out == "":
+		return fmt.Errorf("--out is required")
+	}
+	return nil
+}
+
+func runExportTorch(_ context.Context, opts exportTorchOptions) error {
+	if st, err := os.Stat(opts.out); err == nil && !st.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a directory", opts.out)
+	}
+	b, err := model.Load(opts.model)
+	if err != nil {
+		return err
+	}
+	pkg, err := torch.Save(opts.out, b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", opts.model, err)
+	}
+	fmt.Fprintf(opts.stdout, "wrote %s: %s, %s (%d tensors), %s\n", opts.out,
+		torch.ModelFile, torch.WeightsFile, len(pkg.Weights), torch.EncodingFile)
+	fmt.Fprintf(opts.stdout, "output: logits [N %d] (%s)\n", len(pkg.Encoding.Classes), strings.Join(pkg.Encoding.Classes, ", "))
 	return nil
 }

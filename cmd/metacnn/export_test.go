@@ -11,6 +11,7 @@ import (
 	"github.com/metacnn/metacnn/data"
 	"github.com/metacnn/metacnn/interop/onnx"
 	"github.com/metacnn/metacnn/interop/onnx/onnxpb"
+	"github.com/metacnn/metacnn/interop/torch"
 	"github.com/metacnn/metacnn/model"
 	"google.golang.org/protobuf/proto"
 )
@@ -91,5 +92,65 @@ func TestExportONNXErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "m.onnx")); err == nil {
 		t.Error("a failed export left a file")
+	}
+}
+
+// TestExportTorch exports a seed-scalebias model file as a PyTorch package
+// and checks the command's files: model.py naming every parameter, the
+// weights and encoding.json. interop/torch/check runs such packages in
+// PyTorch.
+func TestExportTorch(t *testing.T) {
+	dir := t.TempDir()
+	net, err := model.NewSeed(model.SeedScaleBias, rand.New(rand.NewPCG(5, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.NewBundle(net, nil, data.ImageOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mpath, out := filepath.Join(dir, "sb.mcnn"), filepath.Join(dir, "sb-torch")
+	if err := model.Save(mpath, b); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "export", "torch", "--model", mpath, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, w := range []string{"wrote " + out, "model.py", "weights.safetensors (14 tensors)", "logits [N 2]"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	py, err := os.ReadFile(filepath.Join(out, torch.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range net.Params() {
+		if !strings.Contains(string(py), `"`+p.Name+`"`) {
+			t.Errorf("model.py lacks %s", p.Name)
+		}
+	}
+	var enc torch.Encoding
+	js, err := os.ReadFile(filepath.Join(out, torch.EncodingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &enc); err != nil {
+		t.Fatal(err)
+	}
+	if enc.Arch != model.SeedScaleBias || enc.Format != torch.EncodingFormat {
+		t.Errorf("encoding.json: arch %q format %q", enc.Arch, enc.Format)
+	}
+	if _, err := os.Stat(filepath.Join(out, torch.WeightsFile)); err != nil {
+		t.Error(err)
+	}
+
+	// Errors: missing flags, --out a file, unknown format.
+	if code, _, _ := run(t, "export", "torch", "--model", mpath); code == 0 {
+		t.Error("export torch without --out succeeded")
+	}
+	if code, _, _ := run(t, "export", "torch", "--model", mpath, "--out", mpath); code == 0 {
+		t.Error("export torch --out onto a file succeeded")
 	}
 }
