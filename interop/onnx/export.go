@@ -152,13 +152,12 @@ type IDInfo struct {
 	Size   int    `json:"size"`
 }
 
-// Export builds the ONNX model of b (its network in evaluation mode:
-// batch norms use their running statistics as BatchNormalization nodes,
-// dropout is left out) and its sidecar. Every parameter becomes an
-// initializer named by its state_dict name, float32 raw_data little-endian.
-func Export(b *model.Bundle, opt Options) (*onnxpb.ModelProto, *Sidecar, error) {
+// Describe returns b's sidecar: its inputs and output, the image
+// preprocessing and metadata encoding that feed them, and the classes. It
+// builds no graph, so other exporters can share the same description.
+func Describe(b *model.Bundle) (*Sidecar, error) {
 	if b == nil || b.Net == nil {
-		return nil, nil, errors.New("onnx: no model")
+		return nil, errors.New("onnx: no model")
 	}
 	spec := b.Spec.WithDefaults()
 	sc := &Sidecar{
@@ -169,7 +168,45 @@ func Export(b *model.Bundle, opt Options) (*onnxpb.ModelProto, *Sidecar, error) 
 	if spec.Arch == "" {
 		sc.Spec = &spec
 	}
+	sc.Inputs = append(sc.Inputs, tensorInfo(InputImage, "float32", []int{-1, b.Input[0], b.Input[1], b.Input[2]},
+		"images, preprocessed as image says"))
+	if spec.UsesMetadata() {
+		if b.Schema == nil {
+			return nil, errors.New("onnx: the model reads metadata but has no metadata schema")
+		}
+		mi, err := metadataInfo(b)
+		if err != nil {
+			return nil, err
+		}
+		if spec.ModalityDropout > 0 {
+			mi.MissingInput = InputMissing
+		}
+		sc.Metadata = mi
+		if k := mi.DenseWidth; k > 0 {
+			sc.Inputs = append(sc.Inputs, tensorInfo(InputMetadata, "float32", []int{-1, k}, "dense encoded metadata, laid out as metadata.dense_names"))
+		}
+		if j := len(mi.IDs); j > 0 {
+			sc.Inputs = append(sc.Inputs, tensorInfo(InputIDs, "int64", []int{-1, j}, "ids of the embedding- and index-encoded columns, in metadata.ids order"))
+		}
+		if mi.MissingInput != "" {
+			sc.Inputs = append(sc.Inputs, tensorInfo(InputMissing, "float32", []int{-1, 1}, "1 for a row without metadata, else 0"))
+		}
+	}
+	sc.Outputs = append(sc.Outputs, tensorInfo(OutputLogits, "float32", []int{-1, len(b.Classes)}, "logits, in classes order; softmax gives probabilities"))
+	return sc, nil
+}
 
+// Export builds the ONNX model of b (its network in evaluation mode:
+// batch norms use their running statistics as BatchNormalization nodes,
+// dropout is left out) and its sidecar (Describe). Every parameter becomes
+// an initializer named by its state_dict name, float32 raw_data
+// little-endian.
+func Export(b *model.Bundle, opt Options) (*onnxpb.ModelProto, *Sidecar, error) {
+	sc, err := Describe(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := b.Spec.WithDefaults()
 	bd := newBuilder(b.Net.Params())
 	g := bd.g
 	g.Name = "metacnn"
@@ -177,36 +214,19 @@ func Export(b *model.Bundle, opt Options) (*onnxpb.ModelProto, *Sidecar, error) 
 		g.Name = spec.Arch
 	}
 	in := inputs{image: InputImage}
-	sc.Inputs = append(sc.Inputs, tensorInfo(InputImage, "float32", []int{-1, b.Input[0], b.Input[1], b.Input[2]},
-		"images, preprocessed as image says"))
 	g.Input = append(g.Input, valueInfo(InputImage, onnxpb.TensorProto_FLOAT, -1, b.Input[0], b.Input[1], b.Input[2]))
-
-	if spec.UsesMetadata() {
-		if b.Schema == nil {
-			return nil, nil, errors.New("onnx: the model reads metadata but has no metadata schema")
-		}
-		mi, err := metadataInfo(b)
-		if err != nil {
-			return nil, nil, err
-		}
-		if spec.ModalityDropout > 0 {
-			mi.MissingInput = InputMissing
-		}
-		sc.Metadata = mi
+	if mi := sc.Metadata; mi != nil {
 		if k := mi.DenseWidth; k > 0 {
 			in.metadata = InputMetadata
 			g.Input = append(g.Input, valueInfo(InputMetadata, onnxpb.TensorProto_FLOAT, -1, k))
-			sc.Inputs = append(sc.Inputs, tensorInfo(InputMetadata, "float32", []int{-1, k}, "dense encoded metadata, laid out as metadata.dense_names"))
 		}
 		if j := len(mi.IDs); j > 0 {
 			in.ids = InputIDs
 			g.Input = append(g.Input, valueInfo(InputIDs, onnxpb.TensorProto_INT64, -1, j))
-			sc.Inputs = append(sc.Inputs, tensorInfo(InputIDs, "int64", []int{-1, j}, "ids of the embedding- and index-encoded columns, in metadata.ids order"))
 		}
 		if mi.MissingInput != "" {
 			in.missing = InputMissing
 			g.Input = append(g.Input, valueInfo(InputMissing, onnxpb.TensorProto_FLOAT, -1, 1))
-			sc.Inputs = append(sc.Inputs, tensorInfo(InputMissing, "float32", []int{-1, 1}, "1 for a row without metadata, else 0"))
 		}
 	}
 
@@ -224,7 +244,6 @@ func Export(b *model.Bundle, opt Options) (*onnxpb.ModelProto, *Sidecar, error) 
 	}
 	bd.rename(OutputLogits)
 	g.Output = append(g.Output, valueInfo(OutputLogits, onnxpb.TensorProto_FLOAT, -1, len(b.Classes)))
-	sc.Outputs = append(sc.Outputs, tensorInfo(OutputLogits, "float32", []int{-1, len(b.Classes)}, "logits, in classes order; softmax gives probabilities"))
 
 	props, err := metadataProps(sc)
 	if err != nil {

@@ -123,7 +123,7 @@ func Export(b *model.Bundle) (*Package, error) {
 	if b == nil || b.Net == nil {
 		return nil, errors.New("torch: no model")
 	}
-	_, sc, err := onnx.Export(b, onnx.Options{})
+	sc, err := onnx.Describe(b)
 	if err != nil {
 		return nil, fmt.Errorf("torch: %w", err)
 	}
