@@ -32,15 +32,28 @@ Runtime, TensorRT, Triton, ...) or torch (a PyTorch package).`,
 	return cmd
 }
 
-type exportONNXOptions struct {
+// exportOptions are the flags every export subcommand takes.
+type exportOptions struct {
 	model string
 	out   string
 
 	stdout io.Writer
 }
 
+func (o exportOptions) validate() error {
+	switch {
+	case o.model == "":
+		return fmt.Errorf("--model is required")
+	case o.out == "":
+		return fmt.Errorf("--out is required")
+	case o.out == o.model:
+		return fmt.Errorf("--out %q would overwrite the model file", o.out)
+	}
+	return nil
+}
+
 func newExportONNXCmd() *cobra.Command {
-	var opts exportONNXOptions
+	var opts exportOptions
 	cmd := &cobra.Command{
 		Use:   "onnx --model model.mcnn --out model.onnx",
 		Short: "Export a model to ONNX (opset 13) with a JSON sidecar",
@@ -75,19 +88,7 @@ dropout is left out. Every backbone, fusion kind and seed preset exports.`,
 	return cmd
 }
 
-func (o exportONNXOptions) validate() error {
-	switch {
-	case o.model == "":
-		return fmt.Errorf("--model is required")
-	case o.out == "":
-		return fmt.Errorf("--out is required")
-	case o.out == o.model:
-		return fmt.Errorf("--out %q would overwrite the model file", o.out)
-	}
-	return nil
-}
-
-func runExportONNX(_ context.Context, opts exportONNXOptions) error {
+func runExportONNX(_ context.Context, opts exportOptions) error {
 	b, err := model.Load(opts.model)
 	if err != nil {
 		return err
@@ -109,15 +110,8 @@ func runExportONNX(_ context.Context, opts exportONNXOptions) error {
 	return nil
 }
 
-type exportTorchOptions struct {
-	model string
-	out   string
-
-	stdout io.Writer
-}
-
 func newExportTorchCmd() *cobra.Command {
-	var opts exportTorchOptions
+	var opts exportOptions
 	cmd := &cobra.Command{
 		Use:   "torch --model model.mcnn --out DIR",
 		Short: "Export a model as a self-contained PyTorch package",
@@ -151,17 +145,7 @@ backbone with fusion none, concat, scalebias or film.`,
 	return cmd
 }
 
-func (o exportTorchOptions) validate() error {
-	switch {
-	case o.model == "":
-		return fmt.Errorf("--model is required")
-	case o.out == "":
-		return fmt.Errorf("--out is required")
-	}
-	return nil
-}
-
-func runExportTorch(_ context.Context, opts exportTorchOptions) error {
+func runExportTorch(_ context.Context, opts exportOptions) error {
 	if st, err := os.Stat(opts.out); err == nil && !st.IsDir() {
 		return fmt.Errorf("--out %s exists and is not a directory", opts.out)
 	}
