@@ -22,10 +22,21 @@ func ImportTorch(arch string, sd *safetensors.File) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := loadWeights(net.Params(), sd, nil, false); err != nil {
+	if err := LoadStateDict(net, sd); err != nil {
 		return nil, fmt.Errorf("%s: %w", arch, err)
 	}
 	return NewBundle(net, nil, SeedImageOptions(), nil)
+}
+
+// LoadStateDict copies a PyTorch state_dict saved as safetensors into net,
+// whose parameter names are the state_dict's names: every parameter and
+// buffer must be present with net's shape and no other tensor may be; any
+// floating dtype is accepted for float parameters and any integer dtype for
+// integer buffers (num_batches_tracked), converted to float32. The error
+// lists every missing, unexpected, mis-shaped or mistyped tensor and any
+// holding NaN or infinity; on error net is unchanged.
+func LoadStateDict(net Network, sd *safetensors.File) error {
+	return loadWeights(net.Params(), sd, nil, false)
 }
 
 // LoadBackboneWeights copies a torchvision ResNet state_dict, saved as

@@ -263,3 +263,69 @@ func tensorsEqual(a, b *tensor.Tensor) bool {
 	}
 	return true
 }
+
+// TestImportTorchSpec exports a spec model with `metacnn export torch` and
+// brings it back with `import torch --spec`: the model file holds the
+// package's weights and gives the original model's predictions.
+func TestImportTorchSpec(t *testing.T) {
+	dir := t.TempDir()
+	spec := model.Spec{Backbone: model.BackboneSpec{Kind: model.BackboneSeed, Widths: []int{4, 6}, BatchNorm: true}}
+	net, err := model.Build(spec, [3]int{3, 12, 12}, 0, nil, 3, rand.New(rand.NewPCG(7, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.NewBundle(net, nil, data.ImageOptions{Width: 12, Height: 12}, []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mpath, pkg, out := filepath.Join(dir, "m.mcnn"), filepath.Join(dir, "pkg"), filepath.Join(dir, "back.mcnn")
+	if err := model.Save(mpath, b); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "export", "torch", "--model", mpath, "--out", pkg); code != 0 {
+		t.Fatalf("export: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := run(t, "import", "torch", "--spec", pkg, "--out", out)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	for _, w := range []string{"imported the package " + pkg, "weights.safetensors", "wrote " + out, "classes: a, b, c"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	got, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := nn.StateDict(net)
+	for name, v := range nn.StateDict(got.Net) {
+		if !tensorsEqual(v, want[name]) {
+			t.Errorf("%s differs from the exported weights", name)
+		}
+	}
+	if got.Training["package"] != pkg || got.Input != b.Input {
+		t.Errorf("training summary %v, input %v", got.Training, got.Input)
+	}
+
+	// A state_dict of another model is refused, naming the file and tensors.
+	other := filepath.Join(dir, "other.safetensors")
+	sd, _ := model.NewSeed(model.SeedFiLM, rand.New(rand.NewPCG(1, 1)))
+	writeStateDict(t, other, sd, nil)
+	code, _, stderr = run(t, "import", "torch", "--spec", pkg, "--weights", other, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "other.safetensors") || !strings.Contains(stderr, `unexpected "classifier.weight"`) {
+		t.Errorf("other weights: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = run(t, "import", "torch", "--spec", filepath.Join(dir, "absent"), "--out", out)
+	if code != 1 || !strings.Contains(stderr, "encoding.json") {
+		t.Errorf("absent package: exit %d\n%s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"import", "torch", "--arch", "seed-film", "--spec", pkg, "--out", out},
+		{"import", "torch", "--spec", pkg},
+	} {
+		if code, _, stderr := run(t, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, stderr)
+		}
+	}
+}
