@@ -7,7 +7,12 @@
 //	<name>.json  inputs (image, metadata, ids, metadata_missing: what the
 //	             graph takes, encoded from raw rows with the model's schema)
 //	             and the logits metacnn computes for them (model.Load, then
-//	             Bundle.Predict on the raw rows)
+//	             Bundle.Predict on the raw rows); for a model whose
+//	             training forward draws nothing at random (no dropout, no
+//	             modality dropout), also the logits of one training-mode
+//	             forward on the same inputs and the batch-norm running
+//	             statistics after it (expected_train, train_stats), which
+//	             interop/torch/check compares with model.train()
 //
 // and cases.json listing them. With -torch (default
 // testdata/torch/import, written by testdata/torch/gen.py with PyTorch 1.13)
@@ -28,6 +33,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/metacnn/metacnn/autograd"
 
 	"github.com/metacnn/metacnn/data"
 	"github.com/metacnn/metacnn/fusion"
@@ -56,6 +63,9 @@ type caseFile struct {
 	Model    string           `json:"model"`
 	Inputs   map[string]array `json:"inputs"`
 	Expected array            `json:"expected"`
+	// ExpectedTrain and TrainStats: see the command's documentation.
+	ExpectedTrain *array           `json:"expected_train,omitempty"`
+	TrainStats    map[string]array `json:"train_stats,omitempty"`
 }
 
 type array struct {
@@ -275,8 +285,8 @@ func build(out string, c testCase, batch int, rng *rand.Rand) error {
 	if err != nil {
 		return err
 	}
-	in := [3]int(loaded.Input)
-	images := tensor.New(batch, in[0], in[1], in[2])
+	shape := loaded.Input
+	images := tensor.New(batch, shape[0], shape[1], shape[2])
 	for i := range images.Data() {
 		images.Data()[i] = float32(rng.NormFloat64())
 	}
@@ -287,6 +297,7 @@ func build(out string, c testCase, batch int, rng *rand.Rand) error {
 
 	cf := caseFile{Name: c.name, Backbone: c.backbone, Fusion: c.fusion, Model: c.name + ".mcnn", Inputs: map[string]array{}}
 	cf.Inputs["image"] = toArray("float32", images.Shape(), images.Data())
+	in := model.Inputs{Images: autograd.Const(images)}
 	if rows != nil && loaded.Schema != nil {
 		s := loaded.Schema
 		k, j := s.Width(), s.NumIDs()
@@ -309,16 +320,48 @@ func build(out string, c testCase, batch int, rng *rand.Rand) error {
 		}
 		if k > 0 {
 			cf.Inputs["metadata"] = toArray("float32", []int{batch, k}, dense)
+			in.Meta = autograd.Const(tensor.FromSlice(dense, batch, k))
 		}
 		if j > 0 {
 			cf.Inputs["ids"] = toArray("int64", []int{batch, j}, ids)
+			in.IDs = make([][]int, j)
+			for jj := range in.IDs {
+				for i := range batch {
+					in.IDs[jj] = append(in.IDs[jj], int(ids[i*j+jj]))
+				}
+			}
 		}
 		if loaded.Spec.ModalityDropout > 0 {
 			cf.Inputs["metadata_missing"] = toArray("float32", []int{batch, 1}, missing)
 		}
 	}
 	cf.Expected = toArray("float32", logits.Shape(), logits.Data())
+	if deterministicTraining(loaded.Spec) {
+		trainingStep(&cf, loaded.Net, in)
+	}
 	return writeJSON(filepath.Join(out, c.name+".json"), cf)
+}
+
+// deterministicTraining reports whether the training forward of a network
+// built from spec draws nothing at random.
+func deterministicTraining(spec model.Spec) bool {
+	return spec.ModalityDropout == 0 && spec.MetaTower.Dropout == 0 && spec.Head.Dropout == 0
+}
+
+// trainingStep records one training-mode forward of net on in: its logits
+// and the running statistics of every batch norm afterwards.
+func trainingStep(cf *caseFile, net model.Network, in model.Inputs) {
+	net.SetTraining(true)
+	defer net.SetTraining(false)
+	out := net.Forward(nil, in)
+	a := toArray("float32", out.Shape(), out.Value.Data())
+	cf.ExpectedTrain = &a
+	cf.TrainStats = map[string]array{}
+	for _, p := range net.Params() {
+		if strings.HasSuffix(p.Name, ".running_mean") || strings.HasSuffix(p.Name, ".running_var") {
+			cf.TrainStats[p.Name] = toArray("float32", p.Var.Shape(), p.Var.Value.Data())
+		}
+	}
 }
 
 // randomise redraws every parameter and buffer so that no block is at its

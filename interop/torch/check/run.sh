@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Checks `metacnn export torch` against PyTorch: builds the supported models of
-# interop/onnx/check (seed backbone with fusion none/concat/scalebias/film, the
-# seed presets, and the presets with the document's PyTorch weights), exports
-# each with `metacnn export torch`, loads the packages in PyTorch and compares
-# the logits with metacnn's own to 1e-4. Prints a table; exit status 1 when a
-# case fails.
+# Checks `metacnn export torch` against PyTorch: builds every model of
+# interop/onnx/check (one per backbone, seed and resnet, and fusion kind and
+# option, a few combinations, the seed presets, and the presets with the
+# document's PyTorch weights), exports each with `metacnn export torch`,
+# loads the packages in PyTorch, compares the logits with metacnn's own to
+# 1e-4 and checks each module in training mode (see check.py). Prints a
+# table; exit status 1 when a case fails.
 #
 #   interop/torch/check/run.sh [DIR]     (from anywhere; DIR defaults to a temp dir)
 #
@@ -16,13 +17,12 @@ root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${1:-$(mktemp -d -t metacnn-torch-check.XXXXXX)}
 py=${PYTHON:-python3}
 mkdir -p "$out"
-cases=seed-none,seed-concat,seed-scalebias,seed-scalebias-raw,seed-film,seed-film-raw,seed-film-hidden,seed-bn-film12-concat-md
-cases=$cases,preset-seed-concat,preset-seed-scalebias,preset-seed-film,pytorch-seed-concat,pytorch-seed-scalebias,pytorch-seed-film
 
 cd "$root"
 go build -o "$out/metacnn" ./cmd/metacnn
-go run ./interop/onnx/check -out "$out" -only "$cases"
-for name in ${cases//,/ }; do
+go run ./interop/onnx/check -out "$out"
+# cases.json is a JSON list of names without spaces or quotes.
+for name in $(tr -d '[]"' <"$out/cases.json" | tr ',' ' '); do
   "$out/metacnn" export torch --model "$out/$name.mcnn" --out "$out/$name.torch" >/dev/null
 done
 echo "models, packages, inputs and expected logits in $out"
