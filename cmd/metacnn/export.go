@@ -121,14 +121,22 @@ func newExportTorchCmd() *cobra.Command {
                        model's parameter names; load_model() builds it, loads
                        the weights strictly and returns it in evaluation mode
   weights.safetensors  the model's parameters and buffers
-  encoding.json        image preprocessing, metadata encoder state, inputs
-                       and classes
+  encoding.json        architecture, image preprocessing, metadata encoder
+                       state, inputs and classes
+  train_ddp.py         fine-tunes the module with DistributedDataParallel
+                       under torchrun (any number of GPUs or nodes, or one
+                       process) on metacnn manifests; --predict writes
+                       predictions as metacnn predict does
 
-model.py needs only PyTorch. Call the module as
+Every model is covered: the seed presets and spec models on either backbone
+with every fusion kind. model.py needs only PyTorch; call the module as
 model(image, metadata=None, ids=None, metadata_missing=None) with the tensors
 encoding.json describes (the ONNX export's graph inputs); it returns the
-logits. Supported for now: the seed presets and spec models on the seed
-backbone with fusion none, concat, scalebias or film.`,
+logits. In training mode it behaves as metacnn's training forward (batch
+statistics, dropout, modality dropout, frozen stages).
+
+Bring fine-tuned weights back for serving with
+  metacnn import torch --spec DIR --weights tuned.safetensors --out tuned.mcnn`,
 		Example: "  metacnn export torch --model model.mcnn --out model-torch",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -157,8 +165,8 @@ func runExportTorch(_ context.Context, opts exportOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", opts.model, err)
 	}
-	fmt.Fprintf(opts.stdout, "wrote %s: %s, %s (%d tensors), %s\n", opts.out,
-		torch.ModelFile, torch.WeightsFile, len(pkg.Weights), torch.EncodingFile)
+	fmt.Fprintf(opts.stdout, "wrote %s: %s, %s (%d tensors), %s, %s\n", opts.out,
+		torch.ModelFile, torch.WeightsFile, len(pkg.Weights), torch.EncodingFile, torch.TrainFile)
 	fmt.Fprintf(opts.stdout, "output: logits [N %d] (%s)\n", len(pkg.Encoding.Classes), strings.Join(pkg.Encoding.Classes, ", "))
 	return nil
 }
