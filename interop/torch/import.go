@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 
 	"github.com/metacnn/metacnn/data"
 	"github.com/metacnn/metacnn/interop/onnx"
@@ -46,9 +44,8 @@ func ReadEncoding(dir string) (*Encoding, error) {
 // (architecture, image preprocessing, metadata encoder state, classes) and
 // a state_dict saved as safetensors, typically the weights train_ddp.py
 // wrote after fine-tuning. Every parameter and buffer the architecture has
-// must be in sd with its shape, and nothing else (model.LoadStateDict); the
-// shapes must also be the ones encoding.json lists, so a package edited by
-// hand or a state_dict of another model is refused with the names at fault.
+// must be in sd with its shape, and nothing else (model.LoadStateDict), so
+// a state_dict of another model is refused with the names at fault.
 // The bundle is in evaluation mode, with no training summary.
 func Import(enc *Encoding, sd *safetensors.File) (*model.Bundle, error) {
 	if enc == nil || sd == nil {
@@ -85,9 +82,6 @@ func Import(enc *Encoding, sd *safetensors.File) (*model.Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("torch: %s: %w", EncodingFile, err)
 	}
-	if err := sameParameters(net, enc.Parameters); err != nil {
-		return nil, err
-	}
 	if err := model.LoadStateDict(net, sd); err != nil {
 		return nil, fmt.Errorf("torch: %w", err)
 	}
@@ -113,43 +107,6 @@ func ImportDir(dir, weights string) (*model.Bundle, error) {
 		return nil, fmt.Errorf("%s: %w", weights, err)
 	}
 	return b, nil
-}
-
-// sameParameters checks that net has exactly the parameters, with the
-// shapes, that encoding.json lists.
-func sameParameters(net model.Network, want map[string][]int) error {
-	var problems []string
-	seen := map[string]bool{}
-	for _, p := range net.Params() {
-		seen[p.Name] = true
-		s, ok := want[p.Name]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("the spec builds %q, which parameters does not list", p.Name))
-		} else if !slices.Equal(s, p.Var.Shape()) {
-			problems = append(problems, fmt.Sprintf("%q is %v in parameters, the spec builds %v", p.Name, s, p.Var.Shape()))
-		}
-	}
-	var extra []string
-	for name := range want {
-		if !seen[name] {
-			extra = append(extra, name)
-		}
-	}
-	sort.Strings(extra)
-	for _, name := range extra {
-		problems = append(problems, fmt.Sprintf("parameters lists %q, which the spec does not build", name))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("torch: %s: spec and parameters disagree: %s", EncodingFile, problems[0]+moreProblems(len(problems)))
-	}
-	return nil
-}
-
-func moreProblems(n int) string {
-	if n <= 1 {
-		return ""
-	}
-	return fmt.Sprintf(" (and %d more)", n-1)
 }
 
 // imageOptions is the inverse of the ImageInfo that Describe writes.

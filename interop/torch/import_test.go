@@ -145,9 +145,9 @@ func TestImportErrors(t *testing.T) {
 		{"version", func(m map[string]any) { m["format_version"] = 99 }, "", []string{"format version 99"}},
 		{"unknown field", func(m map[string]any) { m["extra"] = 1 }, "", []string{EncodingFile, `unknown field "extra"`}},
 		{"no spec", func(m map[string]any) { delete(m, "spec") }, "", []string{"neither arch nor spec"}},
-		{"parameters", func(m map[string]any) {
-			m["parameters"].(map[string]any)["head.0.weight"] = []int{1, 1}
-		}, "", []string{`"head.0.weight" is [1 1] in parameters`}},
+		{"spec", func(m map[string]any) {
+			m["spec"].(map[string]any)["head"].(map[string]any)["hidden"] = []int{5}
+		}, "", []string{`"head.0.weight" has shape`}},
 		{"classes", func(m map[string]any) { m["classes"] = []string{"only"} }, "", []string{"1 classes"}},
 		{"encoder", func(m map[string]any) { m["metadata"].(map[string]any)["encoder"] = map[string]any{"version": 9} }, "", []string{"metadata.encoder", "state version 9"}},
 		{"dense width", func(m map[string]any) { m["metadata"].(map[string]any)["dense_width"] = 99 }, "", []string{"metadata says 99"}},

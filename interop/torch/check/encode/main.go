@@ -141,10 +141,15 @@ func run(modelPath, dataPath, imageColumn, outPath string) error {
 		o.Rows = append(o.Rows, out)
 	}
 	sort.SliceStable(o.Bad, func(i, j int) bool { return o.Bad[i].Row < o.Bad[j].Row })
+	return writeJSON(outPath, o)
+}
 
+// writeJSON writes v as JSON to the file at path, or to stdout when path
+// is empty.
+func writeJSON(path string, v any) error {
 	var w io.Writer = os.Stdout
-	if outPath != "" {
-		f, err := os.Create(outPath)
+	if path != "" {
+		f, err := os.Create(path)
 		if err != nil {
 			return err
 		}
@@ -152,7 +157,7 @@ func run(modelPath, dataPath, imageColumn, outPath string) error {
 		w = f
 	}
 	bw := bufio.NewWriter(w)
-	if err := json.NewEncoder(bw).Encode(o); err != nil {
+	if err := json.NewEncoder(bw).Encode(v); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -301,14 +306,5 @@ func primitives(inPath, outPath string) error {
 	for _, s := range in.Quote {
 		o.Quote = append(o.Quote, strconv.Quote(s))
 	}
-	var w io.Writer = os.Stdout
-	if outPath != "" {
-		f, err := os.Create(outPath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	return json.NewEncoder(w).Encode(o)
+	return writeJSON(outPath, o)
 }
