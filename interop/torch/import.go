@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/metacnn/metacnn/data"
 	"github.com/metacnn/metacnn/interop/onnx"
@@ -83,9 +84,27 @@ func Import(enc *Encoding, sd *safetensors.File) (*model.Bundle, error) {
 		return nil, fmt.Errorf("torch: %s: %w", EncodingFile, err)
 	}
 	if err := model.LoadStateDict(net, sd); err != nil {
+		if wrapped(sd) {
+			return nil, fmt.Errorf("torch: every name starts with %q, the prefix of a DistributedDataParallel wrapper's state_dict: save model.module.state_dict() instead (train_ddp.py does): %w", ddpPrefix, err)
+		}
 		return nil, fmt.Errorf("torch: %w", err)
 	}
 	return model.NewBundle(net, schema, img, enc.Classes)
+}
+
+// ddpPrefix starts every name of a DistributedDataParallel module's
+// state_dict.
+const ddpPrefix = "module."
+
+// wrapped reports whether every tensor name in sd starts with ddpPrefix.
+func wrapped(sd *safetensors.File) bool {
+	names := sd.Names()
+	for _, n := range names {
+		if !strings.HasPrefix(n, ddpPrefix) {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // ImportDir reads DIR/encoding.json and the safetensors file at weights

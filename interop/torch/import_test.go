@@ -133,6 +133,19 @@ func TestImportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var prefixed []safetensors.Entry
+	for _, p := range b.Net.Params() {
+		if p.Integer {
+			prefixed = append(prefixed, safetensors.I64("module."+p.Name, []int64{0}))
+		} else {
+			prefixed = append(prefixed, safetensors.F32("module."+p.Name, p.Var.Value))
+		}
+	}
+	ddp := filepath.Join(dir, "ddp.safetensors")
+	if err := safetensors.WriteFile(ddp, prefixed, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, c := range []struct {
 		name    string
 		edit    func(m map[string]any)
@@ -140,6 +153,7 @@ func TestImportErrors(t *testing.T) {
 		want    []string
 	}{
 		{"bad weights", nil, bad, []string{"bad.safetensors", `missing "head.0.bias"`, `"head.0.weight" has shape [3 3]`, `unexpected "module.extra"`}},
+		{"ddp prefix", nil, ddp, []string{"ddp.safetensors", `every name starts with "module."`, "model.module.state_dict()", `missing "cnn_layers.0.weight"`}},
 		{"absent weights", nil, filepath.Join(dir, "absent.safetensors"), []string{"absent.safetensors"}},
 		{"format", func(m map[string]any) { m["format"] = "metacnn-onnx" }, "", []string{EncodingFile, `format "metacnn-onnx"`}},
 		{"version", func(m map[string]any) { m["format_version"] = 99 }, "", []string{"format version 99"}},
