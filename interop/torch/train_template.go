@@ -1933,16 +1933,16 @@ def load_split(d, path, args, enc, encoder, name):
     return data
 
 
-def model_inputs(input_names, images, data, idx, device, missing=None):
+def model_inputs(input_names, images, data, idx, device):
+    """The module's keyword arguments for rows idx; metadata_missing, when the
+    module takes it, marks none of them (every row has its metadata)."""
     kw = {"image": images.to(device, non_blocking=True)}
     if "metadata" in input_names:
         kw["metadata"] = data.dense[idx].to(device)
     if "ids" in input_names:
         kw["ids"] = data.ids[idx].to(device)
     if "metadata_missing" in input_names:
-        if missing is None:
-            missing = torch.zeros((len(idx), 1), dtype=torch.float32)
-        kw["metadata_missing"] = missing.to(device)
+        kw["metadata_missing"] = torch.zeros((len(idx), 1), dtype=torch.float32, device=device)
     return kw
 
 
@@ -2020,8 +2020,6 @@ def _train(args, enc, d):
     opts = ImageOptions(enc, args.resize_impl)
     encoder = MetaEncoder(enc) if enc_get(enc, "metadata", None) is not None else None
     input_names = [enc_get(t, "inputs[].name") for t in enc_get(enc, "inputs")]
-    spec = enc_get(enc, "spec", None)
-    modality_dropout = float(spec.get("modality_dropout", 0) or 0) if isinstance(spec, dict) else 0.0
     classes = enc_get(enc, "classes")
 
     log(d, "%s: %d process%s (%s, %s), model %s, %d classes" % (
@@ -2141,10 +2139,9 @@ def _train(args, enc, d):
             lr = lr_at(args, step, total)
             for g in opt.param_groups:
                 g["lr"] = lr
-            missing = None
-            if "metadata_missing" in input_names and modality_dropout > 0:
-                missing = (torch.rand(len(idx)) < modality_dropout).to(torch.float32).unsqueeze(1)
-            logits = ddp(**model_inputs(input_names, images, train, idx, d.device, missing))
+            # Modality dropout is the module's own (model.py, in training
+            # mode): every row goes in with its metadata.
+            logits = ddp(**model_inputs(input_names, images, train, idx, d.device))
             y = train.labels[idx].to(d.device)
             loss = F.cross_entropy(logits, y, weight=class_weights) * factor
             opt.zero_grad(set_to_none=True)
