@@ -26,6 +26,10 @@ type backbone interface {
 	// setFrozen keeps the batch norms of the stem and stages 1..k in
 	// evaluation mode from the next setTraining on.
 	setFrozen(k int)
+	// singleValueNorm reports whether a batch norm that trains (one not
+	// frozen) normalises a 1x1 feature map, which a batch of one row cannot
+	// give batch statistics.
+	singleValueNorm() bool
 	setTraining(bool)
 }
 
@@ -180,6 +184,11 @@ func (b *seedBackbone) parts() []bbParam {
 }
 
 func (b *seedBackbone) setFrozen(k int) { b.frozen = k }
+
+// singleValueNorm is false: a stage's batch norm sees the stage's input
+// size (the conv pads 1), at least 2x2, since the max-pool after it must
+// leave a pixel.
+func (b *seedBackbone) singleValueNorm() bool { return false }
 
 func (b *seedBackbone) setTraining(t bool) {
 	for i, st := range b.stages {

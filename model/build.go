@@ -330,3 +330,15 @@ func (n *Net) SetTraining(t bool) {
 	}
 	n.head.SetTraining(t)
 }
+
+// MinTrainBatch returns the fewest rows a training batch of net can have:
+// 2 when a batch norm that trains (one not frozen) normalises a 1x1 feature
+// map, since a single value per channel has no batch variance (PyTorch
+// refuses such a batch as well), else 1. The seed presets have no batch
+// norm.
+func MinTrainBatch(net Network) int {
+	if n, ok := net.(*Net); ok && n.bb.singleValueNorm() {
+		return 2
+	}
+	return 1
+}

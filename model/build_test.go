@@ -418,3 +418,52 @@ func hiddenNone(k fusion.Kind) *int {
 	}
 	return nil
 }
+
+// TestMinTrainBatch checks MinTrainBatch against what training does: where
+// it says 2, a one-row training batch fails in a batch norm and a two-row
+// one does not; where it says 1, a one-row batch trains.
+func TestMinTrainBatch(t *testing.T) {
+	res := func(freeze int) Spec {
+		return Spec{Backbone: BackboneSpec{Kind: BackboneResNet, Depth: 8, WidthMultiplier: 1.0 / 16, Stem: StemSmall, Freeze: freeze}}
+	}
+	seed := func(bn bool, widths ...int) Spec {
+		return Spec{Backbone: BackboneSpec{Kind: BackboneSeed, Widths: widths, BatchNorm: bn}}
+	}
+	for _, c := range []struct {
+		name string
+		spec Spec
+		size int // input height and width
+		want int
+	}{
+		{"resnet8 4x4: stage 3 is 1x1", res(0), 4, 2},
+		{"resnet8 8x8: stage 3 is 2x2", res(0), 8, 1},
+		{"resnet8 4x4 frozen to stage 2", res(2), 4, 2},
+		{"resnet8 4x4 frozen to stage 3", res(3), 4, 1},
+		{"seed+bn 2x2: the smallest input a stage takes", seed(true, 3), 2, 1},
+		{"seed+bn 4x4, 2 stages", seed(true, 3, 3), 4, 1},
+	} {
+		in := [3]int{3, c.size, c.size}
+		net, err := Build(c.spec, in, 0, nil, 2, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := MinTrainBatch(net); got != c.want {
+			t.Errorf("%s: MinTrainBatch = %d, want %d", c.name, got, c.want)
+		}
+		net.SetTraining(true)
+		for rows := 1; rows <= 2; rows++ {
+			x := tensor.New(rows, in[0], in[1], in[2])
+			for i := range x.Data() {
+				x.Data()[i] = float32(i%7) - 3
+			}
+			failed := func() (failed bool) {
+				defer func() { failed = recover() != nil }()
+				net.Forward(nil, Inputs{Images: autograd.Const(x)})
+				return false
+			}()
+			if failed != (rows < c.want) {
+				t.Errorf("%s: a %d-row training batch failed = %v, MinTrainBatch %d", c.name, rows, failed, c.want)
+			}
+		}
+	}
+}

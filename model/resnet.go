@@ -165,6 +165,22 @@ func (r *resnet) parts() []bbParam {
 
 func (r *resnet) setFrozen(k int) { r.frozen = k }
 
+// singleValueNorm: the batch norms of stage s see the stage's output size;
+// the stem's is taken as its output's (after the max-pool, at most its
+// conv's), which can only err towards reporting one.
+func (r *resnet) singleValueNorm() bool {
+	first := 0 // the first index (0: stem) whose batch norms train
+	if r.frozen > 0 {
+		first = r.frozen + 1
+	}
+	for s := first; s < len(r.shape); s++ {
+		if r.shape[s][1]*r.shape[s][2] == 1 {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *resnet) setTraining(t bool) {
 	r.bn1.SetTraining(t && r.frozen == 0)
 	for s, layer := range r.layers {

@@ -58,6 +58,9 @@ type Position struct {
 	Batch     int   `json:"batch"`
 	TrainDone bool  `json:"train_done,omitempty"`
 	Step      int64 `json:"step"`
+	// SmallBatches counts the training batches left out so far because
+	// they had fewer rows than model.MinTrainBatch.
+	SmallBatches int64 `json:"small_batches,omitempty"`
 }
 
 // Checkpoint is the resumable state of a run.

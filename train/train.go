@@ -118,9 +118,17 @@ type Summary struct {
 	TestRows  int    `json:"test_rows"`
 	// SkippedRows counts the rows left out (policy skip), at load time and
 	// in the loader.
-	SkippedRows int    `json:"skipped_rows"`
-	Seed        uint64 `json:"seed"`
-	Resumed     bool   `json:"resumed,omitempty"`
+	SkippedRows int `json:"skipped_rows"`
+	// SmallBatches counts the training batches left out because they had
+	// fewer rows than the network's batch norms can normalise
+	// (model.MinTrainBatch: one row, whose feature map is 1x1 at a batch
+	// norm) after bad rows shrank them; DropsLastRow says that every
+	// epoch's last batch had one row for that reason and was left out (the
+	// loader's DropLast). Their rows train in the other epochs.
+	SmallBatches int64  `json:"small_batches,omitempty"`
+	DropsLastRow bool   `json:"drops_last_row,omitempty"`
+	Seed         uint64 `json:"seed"`
+	Resumed      bool   `json:"resumed,omitempty"`
 	// Test holds the final model's metrics on the test rows, when any.
 	Test    *Metrics     `json:"test,omitempty"`
 	History []EpochStats `json:"history"`
@@ -241,33 +249,35 @@ func sameConfig(a, b config.Config) error {
 
 // run is one training run's state.
 type run struct {
-	cfg      config.Config // defaults applied
-	opts     Options
-	splits   *Splits
-	schema   *meta.Schema
-	img      data.ImageOptions
-	input    [3]int
-	net      model.Network
-	params   []*autograd.Var
-	groups   []paramGroup
-	src      *rand.PCG
-	opt      optim.Optimizer
-	sched    optim.Scheduler // step or cosine; nil otherwise
-	perStep  bool            // sched steps per batch (cosine), else per epoch
-	plateau  *optim.ReduceLROnPlateau
-	weights  []float32
-	trainL   *data.Loader
-	valL     *data.Loader
-	epochs   int   // the run's epoch count (with a step budget: the epoch the budget ends in)
-	budget   int64 // train.steps; 0: the run is epochs long
-	pos      Position
-	part     partial
-	early    earlyState
-	best     map[string]*tensor.Tensor
-	history  []EpochStats
-	skipped  []data.BadRow
-	seenSkip map[[2]any]bool
-	resumed  bool
+	cfg       config.Config // defaults applied
+	opts      Options
+	splits    *Splits
+	schema    *meta.Schema
+	img       data.ImageOptions
+	input     [3]int
+	net       model.Network
+	params    []*autograd.Var
+	groups    []paramGroup
+	src       *rand.PCG
+	opt       optim.Optimizer
+	sched     optim.Scheduler // step or cosine; nil otherwise
+	perStep   bool            // sched steps per batch (cosine), else per epoch
+	plateau   *optim.ReduceLROnPlateau
+	weights   []float32
+	minBatch  int  // model.MinTrainBatch of net
+	dropsLast bool // the loader leaves out each epoch's last batch, of one row (minBatch)
+	trainL    *data.Loader
+	valL      *data.Loader
+	epochs    int   // the run's epoch count (with a step budget: the epoch the budget ends in)
+	budget    int64 // train.steps; 0: the run is epochs long
+	pos       Position
+	part      partial
+	early     earlyState
+	best      map[string]*tensor.Tensor
+	history   []EpochStats
+	skipped   []data.BadRow
+	seenSkip  map[[2]any]bool
+	resumed   bool
 
 	start  time.Time
 	images int // trained this process
@@ -386,6 +396,7 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 			return nil, fmt.Errorf("model.backbone.weights: %w", err)
 		}
 	}
+	r.minBatch = model.MinTrainBatch(r.net)
 	r.params = nn.Trainable(r.net)
 	r.groups = paramGroups(t.Optimizer, r.net)
 	if r.opt, err = newOptimizer(t.Optimizer, optimGroups(r.groups)); err != nil {
@@ -414,6 +425,12 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 	if t.Augment != (data.Augment{}) {
 		a := t.Augment
 		lo.Augment = &a
+	}
+	if r.minBatch > 1 && !lo.DropLast && len(r.splits.Train)%lo.BatchSize == 1 {
+		// Every epoch would end in a batch of one row, which the network's
+		// batch norms cannot train on: the loader leaves it out (its row,
+		// a different one each epoch, trains in the others).
+		lo.DropLast, r.dropsLast = true, true
 	}
 	if r.trainL, err = data.NewLoader(r.splits.Train, lo); err != nil {
 		return nil, err
@@ -620,7 +637,7 @@ func (r *run) epoch(ctx context.Context) error {
 		r.plateau.Step(metric)
 	}
 	r.history = append(r.history, st)
-	r.pos = Position{Epoch: e + 1, Step: r.pos.Step}
+	r.pos = Position{Epoch: e + 1, Step: r.pos.Step, SmallBatches: r.pos.SmallBatches}
 	r.part = partial{}
 	last := r.pos.Epoch == r.epochs || r.early.Stopped
 	if r.opts.Checkpoint != "" && (r.pos.Epoch%r.cfg.Train.CheckpointEvery == 0 || last) {
@@ -706,6 +723,16 @@ func (r *run) trainEpoch(ctx context.Context, e int) error {
 		}
 		if r.budget > 0 && r.pos.Step >= r.budget {
 			return nil // the step budget ends the run inside this epoch
+		}
+		if b.Len() < r.minBatch {
+			// Batch statistics need two values per channel: this batch,
+			// which bad rows shrank, cannot train. Its row is in the other
+			// epochs' batches.
+			r.pos.Batch = b.Index + 1
+			r.pos.SmallBatches++
+			r.logEvent("batch_left_out", map[string]any{"epoch": e + 1, "batch": b.Index + 1, "rows": b.Len(),
+				"reason": fmt.Sprintf("fewer than %d rows: a batch norm normalises a 1x1 feature map", r.minBatch)})
+			continue
 		}
 		t0 := time.Now()
 		r.part.LR = r.opt.LR()
@@ -821,7 +848,7 @@ func (r *run) finish(ctx context.Context) (*Result, error) {
 	sum := Summary{
 		Epochs: r.pos.Epoch, Steps: r.pos.Step, StoppedEarly: r.early.Stopped, Kept: kept,
 		TrainRows: len(r.splits.Train), ValRows: len(r.splits.Val), TestRows: len(r.splits.Test),
-		SkippedRows: len(r.skipped), Seed: r.cfg.Train.Seed, Resumed: r.resumed, History: r.history,
+		SkippedRows: len(r.skipped), SmallBatches: r.pos.SmallBatches, DropsLastRow: r.dropsLast, Seed: r.cfg.Train.Seed, Resumed: r.resumed, History: r.history,
 		Seconds: el, ImagesPerSec: float64(r.images) / max(el, 1e-9),
 	}
 	if r.valL != nil {

@@ -461,3 +461,65 @@ func TestWarmupLongerThanRun(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestOneRowBatchesOfOneByOneNorms trains a ResNet whose last stage is 1x1,
+// where a one-row batch has no batch statistics (model.MinTrainBatch 2):
+// with 33 training rows in batches of 8 every epoch's last batch has one
+// row, which the run leaves out and reports instead of failing; and a batch
+// that a corrupt image shrinks to one row is left out and counted.
+func TestOneRowBatchesOfOneByOneNorms(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, 41, 3) // 33 training rows
+	text := `
+data:
+  train: train.csv
+  val: val.csv
+  image: {size: 4}
+  on_bad_row: skip
+model:
+  backbone: {kind: resnet, depth: 8, width_multiplier: 0.0625, stem: small}
+train:
+  epochs: 2
+  batch_size: 8
+  seed: 1
+`
+	res, err := Run(context.Background(), Options{Config: loadConfig(t, dir, text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Summary
+	if !s.DropsLastRow || s.Steps != 2*4 || s.SmallBatches != 0 || s.TrainRows != 33 {
+		t.Errorf("summary: drops last row %v, %d steps (want 8), %d small batches, %d train rows", s.DropsLastRow, s.Steps, s.SmallBatches, s.TrainRows)
+	}
+
+	// Batches of 2 over 32 rows, one image truncated after its PNG header:
+	// its batch keeps one row.
+	lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(dir, "train.csv"))), "\n")
+	if err := os.WriteFile(filepath.Join(dir, "train.csv"), []byte(strings.Join(lines[:33], "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.SplitN(lines[5], ",", 2)[0]
+	png := []byte(readFile(t, filepath.Join(dir, bad)))
+	if err := os.WriteFile(filepath.Join(dir, bad), png[:60], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text = strings.Replace(text, "batch_size: 8", "batch_size: 2", 1)
+	res, err = Run(context.Background(), Options{Config: loadConfig(t, dir, text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = res.Summary
+	if s.DropsLastRow || s.SmallBatches != 2 || s.Steps != 2*16-2 || s.SkippedRows != 1 {
+		t.Errorf("summary: drops last row %v, %d small batches (want 2: one per epoch), %d steps (want 30), %d skipped rows",
+			s.DropsLastRow, s.SmallBatches, s.Steps, s.SkippedRows)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -244,6 +244,12 @@ func printTrainSummary(w io.Writer, res *train.Result, opts trainOptions, skippe
 	}
 	fmt.Fprintf(w, "trained %d epoch%s, %d steps%s in %.1fs, %.0f img/s\n", s.Epochs, plural(s.Epochs), s.Steps, how, s.Seconds, s.ImagesPerSec)
 	fmt.Fprintf(w, "rows: train %d, val %d, test %d, skipped %d\n", s.TrainRows, s.ValRows, s.TestRows, s.SkippedRows)
+	if s.DropsLastRow {
+		fmt.Fprintf(w, "note: the last batch of each epoch, one row, was left out: a batch norm of this model normalises a 1x1 feature map, which needs 2 or more rows (another train.batch_size avoids it)\n")
+	}
+	if s.SmallBatches > 0 {
+		fmt.Fprintf(w, "note: training batches that skipped rows left with one row, left out: %d (a batch norm of this model normalises a 1x1 feature map)\n", s.SmallBatches)
+	}
 	if s.Best != nil {
 		fmt.Fprintf(w, "best %s %.4f at epoch %d; the model keeps the %s weights\n", s.Metric, *s.Best, s.BestEpoch, s.Kept)
 	}
