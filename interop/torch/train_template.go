@@ -15,7 +15,7 @@ const trainTemplate = `#!/usr/bin/env python3
     # 4 GPUs on one machine (NCCL), 3 epochs, validation after each epoch
     torchrun --nproc_per_node=4 train_ddp.py --train train.csv --val val.csv --epochs 3
 
-    # 2 CPU processes (gloo), exactly 500 optimizer steps
+    # 2 CPU processes (gloo), 500 steps
     torchrun --standalone --nproc_per_node=2 train_ddp.py --train train.csv --steps 500 --backend gloo
 
     # one process, without torchrun
@@ -59,16 +59,32 @@ Training runs one process per device (torchrun sets RANK, LOCAL_RANK and
 WORLD_SIZE; without them it runs as one process). Every process reads and
 checks the manifests (each checks a share of the images), DistributedSampler
 gives each its share of every epoch (reshuffled per epoch from --seed), and
-DDP averages the gradients. Rank 0 prints progress, validates with --val,
-writes a checkpoint (model, optimizer, epoch, step and every rank's random
-state) atomically after every epoch, and writes the weights atomically as
-safetensors (F32; I64 for integer buffers such as num_batches_tracked) under
-the state_dict names metacnn uses, which metacnn import torch reads back.
---resume continues from the checkpoint. Every rank prints a checksum of its
-parameters at the end, which must agree across ranks.
+DDP averages the gradients. The loss is metacnn's over the global batch (the
+rows of every process in a step): sum(w[y] * cross entropy) / sum(w[y]), w
+being the --class-weights (1 without), so N processes with batch B train as
+one with batch N*B would, batch norm statistics apart (per process unless
+--sync-bn). A batch of one row is not trained on when a batch norm in
+training mode would see one value per channel (neither PyTorch nor metacnn
+can normalise it); it is counted and reported. A process whose batch
+has no row to train on (one row, as just said, or none whose image decoded
+under --on-bad-row skip) still runs forward (in evaluation mode: no batch
+norm statistics move) and backward with a zero loss, so that DDP's gradient
+all-reduce happens on every process; when no process has a row, no process
+steps. Rank 0 prints progress, validates with --val, writes a checkpoint
+(model, optimizer, epoch, step and every rank's random state) atomically
+after every epoch, and writes the weights atomically as safetensors (F32;
+I64 for integer buffers such as num_batches_tracked) under the state_dict
+names metacnn uses, which metacnn import torch reads back. Rank 0 checks
+before the work that it can write --out and --checkpoint (making their
+directories). --resume continues from the checkpoint: rank 0 reads it and
+sends it to the other ranks, so on several nodes only rank 0's node needs
+the file. Every rank prints a checksum of its parameters at the end, which
+must agree across ranks.
 
-Exit status: 0 on success, 1 on an error (a message, no traceback), 2 on a
-usage error.
+Exit status: 0 on success, 1 on an error, 2 on a usage error; errors are a
+message, without a traceback. An error met by some processes (a bad row
+under --on-bad-row error, a manifest one node cannot read, a file rank 0
+cannot write) stops every process, and rank 0 reports it once.
 
 PyTorch 1.13's torchrun fails on Python 3.11 with "AttributeError: 'NoneType'
 object has no attribute 'get'" unless given --redirects 1 --tee 1 (a PyTorch
@@ -1481,12 +1497,14 @@ def _parquet_records(path):
     return header, columns, table.num_rows
 
 
-def read_manifest(path, image_column, label_column=None, required=(), streaming=False):
+def read_manifest(path, image_column, label_column=None, required=(), streaming=False, allow_empty=False):
     """data's ReadManifest: (rows, bad rows, total rows). label_column None
     reads an unlabeled manifest (prediction input: the label column, if any,
     is metadata). required lists metadata columns a CSV header or Parquet
     schema must have. streaming reads JSON Lines as metacnn predict does (a
-    line without the image column is a bad row rather than an error)."""
+    line without the image column is a bad row rather than an error).
+    allow_empty accepts a manifest without data rows (a CSV header alone, an
+    empty JSON Lines file), as metacnn predict does."""
     fmt = manifest_format(path)
     absdir = os.path.dirname(os.path.abspath(path))
     rows, bad = [], []
@@ -1599,7 +1617,7 @@ def read_manifest(path, image_column, label_column=None, required=(), streaming=
                 add(i + 1, {h: columns[j][i] for j, h in enumerate(header) if columns[j][i] is not None})
     except OSError as e:
         raise UserError("%s: %s" % (path, e.strerror or e))
-    if total[0] == 0:
+    if total[0] == 0 and not allow_empty:
         raise UserError("%s: manifest has no data rows" % path)
     return rows, bad, total[0]
 
@@ -1656,23 +1674,28 @@ def read_safetensors(path):
     return out
 
 
-def write_atomic(path, write):
+def write_atomic(path, write, make_dirs=True):
     """Writes path through a temporary file in the same directory: write(f),
-    flush, fsync, then rename over path."""
+    flush, fsync, then rename over path. make_dirs creates the directory
+    first. An OSError (no such directory, permission, disk full) is a
+    UserError naming path."""
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
     tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
     try:
+        if make_dirs:
+            os.makedirs(d, exist_ok=True)
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.remove(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise UserError("writing %s: %s" % (path, e.strerror or e))
         raise
     try:
         fd = os.open(d, os.O_RDONLY)
@@ -1682,6 +1705,29 @@ def write_atomic(path, write):
             os.close(fd)
     except OSError:
         pass
+
+
+def probe_output(path, make_dirs, flag):
+    """Checks, before the work, that path can be written: its directory
+    exists (made when make_dirs) and takes a file. Raises a UserError naming
+    flag."""
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, ".%s.probe%d" % (os.path.basename(path), os.getpid()))
+    if os.path.isdir(path):
+        raise UserError("%s %s is a directory; want a file" % (flag, path))
+    up = d
+    while not os.path.exists(up) and os.path.dirname(up) != up:
+        up = os.path.dirname(up)
+    if os.path.exists(up) and not os.path.isdir(up):
+        raise UserError("%s %s: cannot write there: %s is not a directory" % (flag, path, up))
+    try:
+        if make_dirs:
+            os.makedirs(d, exist_ok=True)
+        with open(tmp, "wb"):
+            pass
+        os.remove(tmp)
+    except OSError as e:
+        raise UserError("%s %s: cannot write there: %s" % (flag, path, e.strerror or e))
 
 
 def safetensors_bytes(tensors):
@@ -1879,6 +1925,27 @@ class Dist(object):
             dist.all_reduce(t)
         return t.tolist()
 
+    def agree(self, err, prefix=True):
+        """Every rank calls this with its UserError, or None. When some rank
+        has one, every rank raises a collective error with the first failing
+        rank's message (prefixed "rank R: " when the ranks' messages differ),
+        which rank 0 reports: no rank is left waiting for the others. It is
+        also a barrier."""
+        if not self.enabled:
+            if err is not None:
+                raise err
+            return
+        msgs = self.all_gather(None if err is None else (str(err), isinstance(err, UsageError)))
+        failed = [(r, m) for r, m in enumerate(msgs) if m is not None]
+        if not failed:
+            return
+        r, (msg, usage) = failed[0]
+        if prefix and self.world > 1 and (len(failed) < self.world or len(set(m for _, m in failed)) > 1):
+            msg = "rank %d: %s" % (r, msg)
+        e = (UsageError if usage else UserError)(msg)
+        e.collective = True
+        raise e
+
     def close(self):
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
@@ -1892,12 +1959,18 @@ def log(d, msg):
 
 def load_split(d, path, args, enc, encoder, name):
     """Reads, checks (images: each rank a share) and encodes a training or
-    validation manifest; applies --on-bad-row."""
-    rows, bad, total = read_manifest(path, args.image_column, args.label_column,
-                                     required=encoder.column_names() if encoder else ())
-    classes = enc_get(enc, "classes")
-    data, bad2 = encode_rows(rows, path, encoder, classes, args.label_column)
-    bad += bad2
+    validation manifest; applies --on-bad-row. An error reading the manifest
+    on any rank (a file missing on one node) stops every rank."""
+    err = None
+    try:
+        rows, bad, total = read_manifest(path, args.image_column, args.label_column,
+                                         required=encoder.column_names() if encoder else ())
+        classes = enc_get(enc, "classes")
+        data, bad2 = encode_rows(rows, path, encoder, classes, args.label_column)
+        bad += bad2
+    except UserError as e:
+        err = e
+    d.agree(err)
     problems = {}
     for i in range(d.rank, len(data.rows), d.world):
         try:
@@ -1967,17 +2040,58 @@ def evaluate(model, data, opts, input_names, args, device):
     return loss_sum / max(n, 1), correct / max(n, 1), n, bad
 
 
-def report_loader_bad(d, data, source, errs, policy, column):
-    """Images that failed to decode in a loader: fatal under error, listed under skip."""
-    bad = []
+def loader_bad(data, source, errs, column):
+    """The rows of images that failed to decode in a loader, as BadRows."""
+    out = []
     for i, (kind, reason) in errs:
         r = data.rows[i]
-        bad.append(BadRow(source, r.line, column, r.file, kind, reason))
-    if bad and policy == "error":
-        raise bad_rows_error(bad[:MAX_PROBLEMS], len(bad) > MAX_PROBLEMS)
-    for b in bad:
-        sys.stdout.write("rank %d: skipped %s (%s)\n" % (d.rank, b, b.kind))
-    return len(bad)
+        out.append(BadRow(source, r.line, column, r.file, kind, reason))
+    return out
+
+
+def stop_at_bad_rows(d, bad):
+    """--on-bad-row error, when some rank decoded a bad image in this step:
+    every rank stops, and rank 0 lists the bad rows of all of them."""
+    rows = []
+    for part in d.all_gather([(b.source, b.row, b.column, b.image, b.kind, b.reason) for b in bad]):
+        rows += [BadRow(*t) for t in part]
+    rows.sort(key=lambda b: b.row)
+    e = bad_rows_error(rows[:MAX_PROBLEMS], len(rows) > MAX_PROBLEMS)
+    e.collective = True
+    raise e
+
+
+def single_row_norms(model, mod, input_names, data, opts, device):
+    """The names of the batch norms (BatchNorm, SyncBatchNorm, model.py's
+    CondBatchNorm) that are in training mode and see one value per channel
+    when a batch has one row (their input is 1x1, or flat): in training they
+    cannot normalise such a batch ("Expected more than 1 value per channel
+    when training"). Found with a forward pass in evaluation mode (no
+    statistics move) on a dummy row."""
+    cbn = getattr(mod, "CondBatchNorm", None)
+    model.train()
+    norms = [(n, m) for n, m in model.named_modules()
+             if m.training and (isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or (cbn is not None and isinstance(m, cbn)))]
+    seen, hooks = set(), []
+
+    def hook(name):
+        def f(m, inputs, output):
+            x = inputs[0]
+            if x.dim() >= 2 and x.shape[0] > 0 and x.numel() // (x.shape[0] * x.shape[1]) <= 1:
+                seen.add(name)
+        return f
+    for n, m in norms:
+        hooks.append(m.register_forward_hook(hook(n)))
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(**model_inputs(input_names, torch.zeros((1,) + opts.shape(), dtype=torch.float32), data,
+                                 torch.zeros(1, dtype=torch.int64), device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train()
+    return sorted(seen)
 
 
 def lr_at(args, step, total):
@@ -2004,6 +2118,45 @@ def set_rng_state(d, s):
         torch.cuda.set_rng_state(s["cuda"], d.device)
 
 
+def read_checkpoint(path):
+    if not os.path.isfile(path):
+        raise UserError("--resume: no checkpoint at %s" % path)
+    try:
+        ckpt = torch.load(path, map_location="cpu")
+    except Exception as e:
+        raise UserError("--resume: reading %s: %s" % (path, e))
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError("--resume: %s is not a checkpoint written by %s" % (path, PROG))
+    return ckpt
+
+
+def load_checkpoint(d, path):
+    """--resume: rank 0 reads the checkpoint and sends it to the other ranks,
+    so that only rank 0 needs the file."""
+    box = [None]
+    if d.main:
+        try:
+            box[0] = read_checkpoint(path)
+        except UserError as e:
+            box[0] = str(e)
+    if d.enabled:
+        dist.broadcast_object_list(box, src=0)
+    if isinstance(box[0], str):
+        e = UserError(box[0])
+        e.collective = True
+        raise e
+    return box[0]
+
+
+def collective(f, *a):
+    """f(*a), its UserError marked as met by every rank alike."""
+    try:
+        return f(*a)
+    except UserError as e:
+        e.collective = True
+        raise
+
+
 def train_main(args):
     enc = load_encoding()
     d = Dist(args.backend, args.device, args.timeout)
@@ -2025,44 +2178,62 @@ def _train(args, enc, d):
     log(d, "%s: %d process%s (%s, %s), model %s, %d classes" % (
         PROG, d.world, "" if d.world == 1 else "es", d.backend if d.enabled else "no process group", d.device,
         enc_get(enc, "arch", "") or "spec", len(classes)))
-    try:
-        train = load_split(d, args.train, args, enc, encoder, "train")
-        val = load_split(d, args.val, args, enc, encoder, "val") if args.val else None
-    except UserError as e:
-        e.collective = True
-        raise
+    if args.steps and args.epochs:
+        log(d, "note: --steps %d and --epochs %d: --steps wins (%d steps)" % (args.steps, args.epochs, args.steps))
+    if args.resume and args.weights:
+        log(d, "note: --resume: the checkpoint's weights are used, not --weights %s" % args.weights)
+    ckpt_path = args.checkpoint or args.out + ".ckpt"
+    # The outputs are written by rank 0: check that it can, before the work.
+    err = None
+    if d.main:
+        try:
+            probe_output(args.out, True, "--out")
+            probe_output(ckpt_path, True, "--checkpoint")
+        except UserError as e:
+            err = e
+    d.agree(err, prefix=False)
+
+    train = collective(load_split, d, args.train, args, enc, encoder, "train")
+    val = collective(load_split, d, args.val, args, enc, encoder, "val") if args.val else None
 
     mod = load_model_module()
     model = mod.build_model()
     expected = {k: list(v.shape) for k, v in model.state_dict().items()}
     weights = args.weights or os.path.join(HERE, "weights.safetensors")
-    ckpt_path = args.checkpoint or args.out + ".ckpt"
     ckpt = None
     if args.resume:
-        if not os.path.isfile(ckpt_path):
-            raise UserError("--resume: no checkpoint at %s" % ckpt_path)
-        try:
-            ckpt = torch.load(ckpt_path, map_location="cpu")
-        except Exception as e:
-            raise UserError("--resume: reading %s: %s" % (ckpt_path, e))
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise UserError("--resume: %s is not a checkpoint written by %s" % (ckpt_path, PROG))
+        ckpt = load_checkpoint(d, ckpt_path)
         try:
             model.load_state_dict(ckpt["model"], strict=True)
         except RuntimeError as e:
-            raise UserError("--resume: %s does not fit the model: %s" % (ckpt_path, e))
+            err = UserError("--resume: %s does not fit the model: %s" % (ckpt_path, e))
+            err.collective = True
+            raise err
         log(d, "resuming from %s: epoch %d, step %d" % (ckpt_path, ckpt["epoch"] + 1, ckpt["step"]))
     else:
-        load_weights(model, weights, expected)
+        err = None
+        try:
+            load_weights(model, weights, expected)
+        except UserError as e:
+            err = e
+        d.agree(err)
         log(d, "weights: %s" % weights)
+    model.to(d.device)
+    one_row = single_row_norms(model, mod, input_names, train, opts, d.device)
     if args.sync_bn and not d.enabled:
         log(d, "note: --sync-bn has no effect in a single process")
     if args.sync_bn and d.enabled:
         if d.device.type != "cuda":
-            raise UserError("--sync-bn needs CUDA devices (SyncBatchNorm does not run on CPUs)")
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model.to(d.device)
+            e = UserError("--sync-bn needs CUDA devices (SyncBatchNorm does not run on CPUs)")
+            e.collective = True
+            raise e
+        cbn = getattr(mod, "CondBatchNorm", None)
+        if cbn is not None and any(isinstance(m, cbn) for m in model.modules()):
+            log(d, "note: --sync-bn: the conditional batch norms (cbn) keep per-process statistics; "
+                "SyncBatchNorm replaces only the plain batch norms")
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model).to(d.device)
     model.train()
+    sync_norms = [m for m in model.modules() if isinstance(m, torch.nn.SyncBatchNorm) and m.training]
     params = [p for p in model.parameters() if p.requires_grad]
     if args.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
@@ -2078,12 +2249,13 @@ def _train(args, enc, d):
             model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
             find_unused_parameters=args.find_unused_parameters)
 
-    class_weights = None
+    class_weights = class_weights64 = None
     if args.class_weights == "inverse-frequency":
         counts = torch.bincount(train.labels, minlength=len(classes)).tolist()
         n = len(train.labels)
         class_weights = torch.tensor([float(n) / float(len(classes) * c) if c else 1.0 for c in counts],
                                      dtype=torch.float32, device=d.device)
+        class_weights64 = class_weights.cpu().to(torch.float64)
         log(d, "class weights: " + ", ".join("%s %.4g" % (c, w) for c, w in zip(classes, class_weights.tolist())))
 
     sampler = ShardSampler(len(train.rows), d.world, d.rank, args.seed)
@@ -2092,7 +2264,7 @@ def _train(args, enc, d):
                                          collate_fn=collate, pin_memory=d.device.type == "cuda",
                                          persistent_workers=False)
     per_epoch = (len(sampler.base) + args.batch_size - 1) // args.batch_size
-    total = args.steps if args.steps else args.epochs * per_epoch
+    total = args.steps if args.steps else (args.epochs or 1) * per_epoch
     epoch, step, in_epoch = 0, 0, 0
     if ckpt is not None:
         epoch, step, in_epoch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
@@ -2104,34 +2276,78 @@ def _train(args, enc, d):
             set_rng_state(d, states[d.rank])
         if in_epoch >= per_epoch:
             epoch, in_epoch = epoch + 1, 0
+        ckpt = None
     log(d, "training: %d rows, %d steps per epoch of %d rows per process, %d steps in all (%s, lr %g)%s"
         % (len(train.rows), per_epoch, args.batch_size, total, args.optimizer, args.lr,
            "" if step < total else ": already done"))
 
+    def write_or_agree(path, write):
+        """Rank 0 writes path; every rank learns whether it could."""
+        err = None
+        if d.main:
+            try:
+                write_atomic(path, write)
+            except UserError as e:
+                err = e
+        d.agree(err, prefix=False)
+
     def save_checkpoint():
         states = d.all_gather(rng_state(d))
+        blob = None
         if d.main:
             ck = {"format": CHECKPOINT_FORMAT, "version": 1, "model": state_dict_of(ddp), "optimizer": opt.state_dict(),
                   "epoch": epoch, "step": step, "batch_in_epoch": in_epoch, "world_size": d.world,
                   "batch_size": args.batch_size, "seed": args.seed, "rng": states, "classes": classes}
-            write_atomic(ckpt_path, lambda f: torch.save(ck, f))
-        d.barrier()
+            buf = io.BytesIO()
+            torch.save(ck, buf)
+            blob = buf.getvalue()
+        write_or_agree(ckpt_path, lambda f: f.write(blob))
 
-    skipped = 0
+    def zero_step_inputs(idx, images):
+        """A rank with no row to train on while others have some still runs
+        forward and backward, so that DDP's gradient all-reduce (and
+        SyncBatchNorm's) happens on every rank: its row, or a dummy one,
+        with the model in evaluation mode (no batch norm statistics move);
+        with SyncBatchNorm, an empty batch with those in training mode, so
+        that they take part in the global statistics with no rows."""
+        if images is None or len(idx) == 0:
+            idx = torch.zeros(1, dtype=torch.int64)
+            images = torch.zeros((1,) + opts.shape(), dtype=torch.float32)
+        if sync_norms:
+            idx, images = idx[:0], images[:0]
+        return model_inputs(input_names, images, train, idx, d.device)
+
+    decode_failed = 0   # images that failed to decode (this rank)
+    single_skipped = 0  # batches of one row not trained on (this rank)
+    empty_skipped = 0   # batches none of whose images decoded (this rank)
     start_time = time.time()
     images_done = 0
     last_loss = float("nan")
-    window = [0.0, 0.0, 0.0, 0.0]  # loss sum, rows, correct, images
+    window = [0.0, 0.0, 0.0, 0.0]  # weighted loss sum, sum of weights, correct, rows
     window_start = time.time()
     while step < total:
         sampler.set_epoch(epoch, in_epoch * args.batch_size)
         for idx, images, errs in loader:
-            skipped += report_loader_bad(d, train, args.train, errs, args.on_bad_row, args.image_column)
-            factor = 1.0
-            if images is None:  # every image of the batch failed: a zero step keeps the ranks in step
-                idx = torch.zeros(1, dtype=torch.int64)
-                images = torch.zeros((1,) + opts.shape(), dtype=torch.float32)
-                factor = 0.0
+            bad = loader_bad(train, args.train, errs, args.image_column)
+            rows = 0 if images is None else len(idx)
+            if rows == 0:
+                empty_skipped += 1
+            elif rows == 1 and one_row:
+                single_skipped += 1
+                rows = 0
+            y = train.labels[idx] if rows else None
+            w = 0.0
+            if rows:
+                w = float(class_weights64[y].sum()) if class_weights is not None else float(rows)
+            # One all-reduce per step: the rows trained on, the sum of their
+            # class weights (the loss's denominator, as metacnn's over the
+            # global batch) and the bad rows met under --on-bad-row error.
+            g_rows, g_w, g_bad = d.all_sum([rows, w, len(bad) if args.on_bad_row == "error" else 0])
+            if g_bad > 0:
+                stop_at_bad_rows(d, bad)
+            for b in bad:
+                sys.stdout.write("rank %d: skipped %s (%s)\n" % (d.rank, b, b.kind))
+            decode_failed += len(bad)
             # Dropout and modality dropout draw from a generator seeded per
             # step and rank, so that a resumed run draws what an
             # uninterrupted one would have.
@@ -2139,65 +2355,97 @@ def _train(args, enc, d):
             lr = lr_at(args, step, total)
             for g in opt.param_groups:
                 g["lr"] = lr
-            # Modality dropout is the module's own (model.py, in training
-            # mode): every row goes in with its metadata.
-            logits = ddp(**model_inputs(input_names, images, train, idx, d.device))
-            y = train.labels[idx].to(d.device)
-            loss = F.cross_entropy(logits, y, weight=class_weights) * factor
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if args.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            opt.step()
+            if g_rows > 0:  # else no rank has a row: no step anywhere (AdamW would move the weights)
+                opt.zero_grad(set_to_none=True)
+                if rows:
+                    # Modality dropout is the module's own (model.py, in
+                    # training mode): every row goes in with its metadata.
+                    logits = ddp(**model_inputs(input_names, images, train, idx, d.device))
+                    yd = y.to(d.device)
+                    loss_sum = F.cross_entropy(logits, yd, weight=class_weights, reduction="sum")
+                    # DDP averages the ranks' gradients: world / g_w makes the
+                    # result the gradient of metacnn's loss over the global
+                    # batch, sum(w[y] * ce) / sum(w[y]).
+                    loss = loss_sum * (d.world / g_w)
+                else:
+                    model.eval()
+                    for m in sync_norms:
+                        m.train()
+                    try:
+                        out = ddp(**zero_step_inputs(idx, images))
+                    finally:
+                        model.train()
+                    loss = out.sum() * 0.0
+                loss.backward()
+                if args.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+                opt.step()
             step += 1
             in_epoch += 1
-            n = int(len(idx) * factor)
-            images_done += n
-            window[0] += loss.item() * n
-            window[1] += n
-            window[2] += (logits.argmax(1) == y).sum().item() * factor
-            window[3] += n
+            if rows:
+                images_done += rows
+                window[0] += loss_sum.item()
+                window[1] += w
+                window[2] += (logits.argmax(1) == yd).sum().item()
+                window[3] += rows
             last = step >= total or in_epoch >= per_epoch
             if step % args.log_every == 0 or last:
                 s = d.all_sum(window)
                 dt = max(time.time() - window_start, 1e-9)
-                if s[1] > 0:
+                if s[3] > 0:
                     last_loss = s[0] / s[1]
-                if not math.isfinite(last_loss):
-                    e = UserError("step %d: the loss is %s; lower --lr" % (step, last_loss))
-                    e.collective = True
-                    raise e
-                log(d, "epoch %d step %d/%d  loss %.4f  acc %.4f  lr %.3g  %.1f img/s"
-                    % (epoch + 1, step, total, last_loss, s[2] / max(s[1], 1), lr, s[3] / dt))
+                    if not math.isfinite(last_loss):
+                        e = UserError("step %d: the loss is %s; lower --lr" % (step, last_loss))
+                        e.collective = True
+                        raise e
+                # A window in which no row was trained on (every batch
+                # skipped) shows "-".
+                log(d, "epoch %d step %d/%d  loss %s  acc %s  lr %.3g  %.1f img/s"
+                    % (epoch + 1, step, total, "%.4f" % last_loss if s[3] > 0 else "-",
+                       "%.4f" % (s[2] / s[3]) if s[3] > 0 else "-", lr, s[3] / dt))
                 window = [0.0, 0.0, 0.0, 0.0]
                 window_start = time.time()
             if step >= total:
                 break
         if in_epoch >= per_epoch:
             epoch, in_epoch = epoch + 1, 0
-        if val is not None and d.main:
-            vl, va, vn, vbad = evaluate(model, val, opts, input_names, args, d.device)
-            report_loader_bad(d, val, args.val, vbad, args.on_bad_row, args.image_column)
-            log(d, "validation after %s: loss %.4f  accuracy %.4f  (%d rows)"
-                % ("epoch %d" % epoch if in_epoch == 0 else "step %d" % step, vl, va, vn))
+        if val is not None:
+            err = None
+            if d.main:
+                try:
+                    vl, va, vn, verrs = evaluate(model, val, opts, input_names, args, d.device)
+                    vbad = loader_bad(val, args.val, verrs, args.image_column)
+                    if vbad and args.on_bad_row == "error":
+                        raise bad_rows_error(vbad[:MAX_PROBLEMS], len(vbad) > MAX_PROBLEMS)
+                    for b in vbad:
+                        sys.stdout.write("rank %d: skipped %s (%s)\n" % (d.rank, b, b.kind))
+                    log(d, "validation after %s: loss %.4f  accuracy %.4f  (%d rows)"
+                        % ("epoch %d" % epoch if in_epoch == 0 else "step %d" % step, vl, va, vn))
+                except UserError as e:
+                    err = e
+            d.agree(err, prefix=False)
         d.barrier()
         save_checkpoint()
         log(d, "checkpoint: %s (epoch %d, step %d)" % (ckpt_path, epoch + (1 if in_epoch else 0), step))
 
     elapsed = max(time.time() - start_time, 1e-9)
-    all_images = d.all_sum([images_done, skipped])
+    totals = d.all_sum([images_done, decode_failed, single_skipped, empty_skipped])
     digest, count = parameters_sha256(ddp)
     sys.stdout.write("rank %d/%d: parameters sha256 %s (%d tensors)\n" % (d.rank, d.world, digest, count))
     sys.stdout.flush()
-    if d.main:
-        sd = state_dict_of(ddp)
-        blob = safetensors_bytes(sd)
-        write_atomic(args.out, lambda f: f.write(blob))
-        log(d, "done: %d steps, final loss %.4f, %.1f img/s over %.1fs (all processes), images that failed to decode: %d"
-            % (step, last_loss, all_images[0] / elapsed, elapsed, int(all_images[1])))
-        log(d, "wrote %s (%d tensors, sha256 %s)" % (args.out, len(sd), hashlib.sha256(blob).hexdigest()))
-        log(d, "to bring the weights back into metacnn:\n  metacnn import torch --spec %s --weights %s --out model.mcnn"
-            % (HERE, os.path.abspath(args.out)))
+    sd = state_dict_of(ddp)
+    blob = safetensors_bytes(sd) if d.main else None
+    write_or_agree(args.out, lambda f: f.write(blob))
+    log(d, "done: %d steps, final loss %s, %.1f img/s over %.1fs (all processes), images that failed to decode: %d"
+        % (step, "%.4f" % last_loss if math.isfinite(last_loss) else "-", totals[0] / elapsed, elapsed, int(totals[1])))
+    if totals[2]:
+        log(d, "%d batches of a single row skipped: batch norm needs 2 or more values per channel (%s)"
+            % (int(totals[2]), ", ".join(one_row)))
+    if totals[3]:
+        log(d, "%d batches skipped: none of their images decoded" % int(totals[3]))
+    log(d, "wrote %s (%d tensors, sha256 %s)" % (args.out, len(sd), hashlib.sha256(blob).hexdigest() if blob else "-"))
+    log(d, "to bring the weights back into metacnn:\n  metacnn import torch --spec %s --weights %s --out model.mcnn"
+        % (HERE, os.path.abspath(args.out)))
     d.barrier()
     return 0
 
@@ -2241,7 +2489,11 @@ def predict_main(args):
     encoder = MetaEncoder(enc) if enc_get(enc, "metadata", None) is not None else None
     input_names = [enc_get(t, "inputs[].name") for t in enc_get(enc, "inputs")]
     classes = enc_get(enc, "classes")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available")
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
+    if args.out:
+        probe_output(args.out, False, "--out")
     mod = load_model_module()
     model = mod.build_model()
     weights = args.weights or os.path.join(HERE, "weights.safetensors")
@@ -2249,7 +2501,7 @@ def predict_main(args):
     model.to(device).eval()
 
     rows, bad, _ = read_manifest(args.predict, args.image_column, None,
-                                 required=encoder.column_names() if encoder else (), streaming=True)
+                                 required=encoder.column_names() if encoder else (), streaming=True, allow_empty=True)
     source = args.predict
     items = sorted([(r.line, r, None) for r in rows] + [(b.row, None, b) for b in bad], key=lambda t: t[0])
     buf = [] if args.out else None
@@ -2312,7 +2564,7 @@ def predict_main(args):
         sys.stderr.write(summary + "; stopped at the first bad rows\n")
         raise bad_rows_error(stopped[:MAX_PROBLEMS], len(stopped) > MAX_PROBLEMS)
     if buf is not None:
-        write_atomic(args.out, lambda f: f.write(b"".join(buf)))
+        write_atomic(args.out, lambda f: f.write(b"".join(buf)), make_dirs=False)
     sys.stderr.write(summary + "\n")
     return 0
 
@@ -2367,8 +2619,9 @@ def build_parser():
     g.add_argument("--resize-impl", choices=("exact", "pil"), default="exact",
                    help="exact: resample as metacnn does, bit for bit (default); pil: PIL's filters, faster, slightly different")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int, default=1, help="epochs to train (default 1)")
-    t.add_argument("--steps", type=positive_int, help="optimizer steps to train, instead of --epochs")
+    t.add_argument("--epochs", type=positive_int, help="epochs to train (default 1)")
+    t.add_argument("--steps", type=positive_int,
+                   help="steps (batches per process) to train, instead of --epochs, which it overrides when both are given")
     t.add_argument("--batch-size", type=positive_int, default=32, help="rows per batch and process (default 32)")
     t.add_argument("--lr", type=non_negative_float, default=1e-4, help="learning rate (default 1e-4)")
     t.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="weight decay (default 0.01)")
@@ -2378,7 +2631,9 @@ def build_parser():
     t.add_argument("--warmup-steps", type=non_negative_int, default=0, help="linear warm-up steps (default 0)")
     t.add_argument("--grad-clip", type=non_negative_float, default=0.0, help="clip the gradient norm to this (default 0: off)")
     t.add_argument("--class-weights", choices=("none", "inverse-frequency"), default="none",
-                   help="weight the loss by n / (classes * count) per class, as metacnn does (default none)")
+                   help="weight the loss by n / (classes * count) per class, as metacnn does (default none); either way the "
+                   "loss is sum(w[y] * cross entropy) / sum(w[y]) over the global batch, every process's rows, as "
+                   "metacnn's over its batch")
     t.add_argument("--seed", type=non_negative_int, default=1, help="random seed: data order and dropout (default 1)")
     t.add_argument("--log-every", type=positive_int, default=10, help="progress line every N steps (default 10)")
     o = p.add_argument_group("files")
@@ -2386,12 +2641,14 @@ def build_parser():
     o.add_argument("--out", metavar="FILE",
                    help="weights to write (default trained.safetensors); with --predict, the JSON Lines file (default stdout)")
     o.add_argument("--checkpoint", metavar="FILE", help="checkpoint written every epoch (default: OUT.ckpt)")
-    o.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    o.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint (rank 0 reads it and sends it to the others; its weights are used, not --weights)")
     s = p.add_argument_group("processes")
     s.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
                    help="process group backend; auto: nccl with CUDA, else gloo")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
-    s.add_argument("--sync-bn", action="store_true", help="synchronise batch norm statistics across processes (CUDA only)")
+    s.add_argument("--sync-bn", action="store_true", help="synchronise batch norm statistics across processes (CUDA only; "
+                   "conditional batch norms, model.py's CondBatchNorm, keep per-process statistics)")
     s.add_argument("--find-unused-parameters", action="store_true", help="passed to DistributedDataParallel")
     s.add_argument("--timeout", type=positive_int, default=3600, help="seconds a process waits for the others (default 3600)")
     return p
@@ -2406,6 +2663,8 @@ def parse_args(argv=None):
         manifest_check = [args.predict]
         if args.out and os.path.abspath(args.out) == os.path.abspath(args.predict):
             p.error("--out %s would overwrite the input" % args.out)
+        if args.out and os.path.isdir(args.out):
+            p.error("--out %s is a directory; want a file such as preds.jsonl" % args.out)
     else:
         if not args.train:
             p.error("--train is required (or --predict)")
@@ -2413,6 +2672,11 @@ def parse_args(argv=None):
         args.out = args.out or "trained.safetensors"
         if os.path.isdir(args.out):
             p.error("--out %s is a directory; want a file such as trained.safetensors" % args.out)
+        ckpt = args.checkpoint or args.out + ".ckpt"
+        if os.path.isdir(ckpt):
+            p.error("--checkpoint %s is a directory; want a file such as trained.safetensors.ckpt" % ckpt)
+        if os.path.abspath(ckpt) == os.path.abspath(args.out):
+            p.error("--checkpoint and --out are the same file, %s" % args.out)
     for m in manifest_check:
         try:
             manifest_format(m)

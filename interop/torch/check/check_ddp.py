@@ -36,7 +36,7 @@ def main():
     if len(set(sums.values())) > 1:
         problems.append("the ranks' parameters differ: %s" % sums)
     steps = re.findall(r"step (\d+)/(\d+)  loss (\S+)  acc (\S+)  lr (\S+)  (\S+) img/s", text)
-    losses = [float(s[2]) for s in steps]
+    losses = [float(s[2]) for s in steps if s[2] != "-"]  # "-": no row trained on in that window
     if not steps:
         problems.append("no progress lines")
     elif int(steps[-1][0]) != args.steps:

@@ -26,9 +26,16 @@ writes into DATASET_DIR
                             JSON, blank lines)
     jpeg.csv                JPEG rows (one with EXIF orientation 6), whose
                             pixels depend on the decoder
+    mixed.csv, broken.csv   3 training rows and one whose image fails to
+                            decode; 2 rows whose images fail to decode
+    header.csv              a header without rows
     config-a.yaml ...       configs: a (the one trained and exported for the
-                            prediction and DDP checks) and b, c, d (other
-                            image preprocessing, for the encoding check)
+                            prediction and DDP checks), b, c, d (other
+                            image preprocessing, for the encoding check), r
+                            (batch norms, for the round trip), e (no
+                            random draws in training, for the loss
+                            normalisation check) and s (a batch norm that
+                            sees 1x1, for batches of one row)
     images_x/               the extra images
 
 Needs Python 3 with PIL and numpy. Deterministic.
@@ -86,8 +93,20 @@ SEED_MODEL = """  backbone: {kind: seed, widths: [8, 16]}
   modality_dropout: 0.2"""
 RESNET_MODEL = """  backbone: {kind: resnet, depth: 8, width_multiplier: 0.125, stem: small}
   fusion: [{kind: cbn, stages: [2]}, {kind: gate, stages: [3]}, {kind: concat}]"""
-MODELS = {"a": SEED_MODEL, "b": SEED_MODEL, "c": SEED_MODEL, "d": SEED_MODEL, "r": RESNET_MODEL}
+# Config s, a ResNet-8 on 16x16 images whose last stage (with a conditional
+# batch norm) is 1x1, cannot normalise a batch of one row in training.
+RESNET16_MODEL = """  backbone: {kind: resnet, depth: 8, width_multiplier: 0.125}
+  fusion: [{kind: cbn, stages: [3]}, {kind: concat}]"""
+# Config e, the seed network without modality dropout (nothing random in
+# training), is for the loss normalisation check: 2 processes with batch B
+# must take the step 1 process with batch 2B takes.
+SEED_PLAIN = """  backbone: {kind: seed, widths: [8, 16]}
+  fusion: [{kind: film}, {kind: concat}]"""
+MODELS = {"a": SEED_MODEL, "b": SEED_MODEL, "c": SEED_MODEL, "d": SEED_MODEL, "r": RESNET_MODEL, "e": SEED_PLAIN,
+          "s": RESNET16_MODEL}
 IMAGES["r"] = "{size: 32, channels: 3, resize: stretch, normalize: dataset}"
+IMAGES["e"] = "{size: 24, channels: 3, resize: stretch, normalize: dataset}"
+IMAGES["s"] = "{size: 16, channels: 3, resize: stretch, normalize: dataset}"
 
 
 def config(image, model):
@@ -269,7 +288,8 @@ def main():
             out.append(r + [v[c] for c in EXTRA])
         return out
 
-    write_csv(os.path.join(d, "train_x.csv"), full, extend(train, "train"))
+    train_x = extend(train, "train")
+    write_csv(os.path.join(d, "train_x.csv"), full, train_x)
     write_csv(os.path.join(d, "val_x.csv"), full, extend(val, "val"))
     check = extend(test, "check")
     col = {c: i for i, c in enumerate(full)}
@@ -340,11 +360,21 @@ def main():
     with open(os.path.join(d, "check.jsonl"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
+    # For the DDP checks: 3 good training rows and one whose image fails to
+    # decode (with 2 processes and batch 2, one process has a batch of 2 rows
+    # and the other a batch of 1 row); 2 rows whose images fail to decode; a
+    # header alone.
+    broken = variant(train_x[0], path=images["truncated.png"])
+    write_csv(os.path.join(d, "mixed.csv"), full, train_x[:3] + [broken])
+    write_csv(os.path.join(d, "broken.csv"), full, [broken, variant(train_x[1], path=images["truncated.png"])])
+    write_csv(os.path.join(d, "header.csv"), full, [])
+
     write_csv(os.path.join(d, "jpeg.csv"), full, [variant(good, path=images["plain.jpg"]), variant(good, path=images["rotated.jpg"])])
     for name, image in IMAGES.items():
         with open(os.path.join(d, "config-%s.yaml" % name), "w") as f:
             f.write(config(image, MODELS[name]))
-    print("wrote %s: train_x.csv (%d rows), val_x.csv (%d), check.csv (%d), check.jsonl, jpeg.csv, config-{%s}.yaml"
+    print("wrote %s: train_x.csv (%d rows), val_x.csv (%d), check.csv (%d), check.jsonl, jpeg.csv, mixed.csv, broken.csv, "
+          "header.csv, config-{%s}.yaml"
           % (d, len(train), len(val), len(check) + 1, ",".join(IMAGES)))
     return 0
 

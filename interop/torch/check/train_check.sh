@@ -5,8 +5,9 @@
 #   1. data: builds metacnn, generates a small dataset (datagen inspection
 #      --n 240), adds metadata columns of every type, encoding, option and
 #      missing policy the meta package has, extra images and bad rows
-#      (make_rows.py), trains four models briefly (config a, and b, c, d with
-#      other image preprocessing) and exports them with export torch;
+#      (make_rows.py), trains seven models briefly (config a; b, c, d with
+#      other image preprocessing; r with batch norms; e without random draws;
+#      s with a 1x1 batch norm) and exports them with export torch;
 #   2. encoding: train_ddp.py's encoding of check.csv (and check.jsonl) must
 #      equal metacnn's bit for bit (the encode program, which uses the data
 #      and meta packages as predict does): the same rows and bad rows, the
@@ -24,7 +25,17 @@
 #      must give the parameters an uninterrupted 8-step run gives; one
 #      process on check.csv skips its bad rows with --on-bad-row skip, stops
 #      with a message naming row and column under error, and a usage error
-#      exits 2;
+#      exits 2; the loss is metacnn's over the global batch: one SGD step of
+#      2 processes with batch 8 and class weights equals that of 1 process
+#      with batch 16 (config e, nothing random); batches of one row that a
+#      batch norm cannot normalise (config s, whose last stage is 1x1) and
+#      batches whose images fail to decode are skipped and counted, the
+#      other rank training (2 processes on mixed.csv), and a process with
+#      nothing to train on changes no weight or statistic (broken.csv); a
+#      bad image under --on-bad-row error in one rank stops both, reported
+#      once and without a traceback; --out checks (a directory, a file as
+#      directory) come before the work, and --predict on a header alone
+#      gives 0 rows as metacnn predict does;
 #   5. round trip: the DDP-trained weights of step 4 (config a), and those of
 #      a ResNet-8 with batch norms, a conditional batch norm and a gate
 #      (config r) trained with torchrun for 4 steps, are imported with
@@ -107,7 +118,7 @@ if ! run build go build -o "$out/metacnn" ./cmd/metacnn || ! run build-encode go
 fi
 rm -rf "$data"
 if run datagen "$out/metacnn" datagen inspection --out "$data" --n 240 --seed 1 && run make_rows $py "$here/make_rows.py" "$data"; then
-  for v in a b c d r; do
+  for v in a b c d r e s; do
     if ! run "train-$v" "$out/metacnn" train --config "$data/config-$v.yaml" --out "$data/$v.mcnn" --steps 2 --workers 2 ||
       ! run "export-$v" "$out/metacnn" export torch --model "$data/$v.mcnn" --out "$out/$v.torch"; then
       step1=FAIL
@@ -119,7 +130,7 @@ else
   detail1="datagen or make_rows;"
 fi
 if [ "$step1" = ok ]; then
-  detail1="$(tail -n 1 "$out/make_rows.log" | sed 's/^wrote [^:]*: //'); 5 models exported ($((SECONDS - t0))s)"
+  detail1="$(tail -n 1 "$out/make_rows.log" | sed 's/^wrote [^:]*: //'); 7 models exported ($((SECONDS - t0))s)"
   record "1 build, data, train, export" ok "$detail1"
 else
   record "1 build, data, train, export" FAIL "$detail1"
@@ -223,6 +234,73 @@ if [ "$code" = 2 ] && ! grep -q Traceback "$out/usage.log"; then
   record "4 usage error" ok "exit 2: $(tail -n 1 "$out/usage.log")"
 else
   record "4 usage error" FAIL "exit $code; see $out/usage.log"
+fi
+
+# The loss over the global batch: 2 processes x 8 rows = 1 process x 16 rows (the
+# same rows: DistributedSampler deals the same permutation), with class weights.
+t0=$SECONDS
+lossnorm=(--train "$data/train_x.csv" --steps 1 --workers 0 --optimizer sgd --momentum 0 --weight-decay 0 --lr 0.5
+  --class-weights inverse-frequency --log-every 1)
+if run ddp-loss2 $torchrun --standalone --nproc_per_node=2 "$out/e.torch/train_ddp.py" "${lossnorm[@]}" --backend gloo --batch-size 8 --out "$out/loss2.safetensors" &&
+  run ddp-loss1 $py "$out/e.torch/train_ddp.py" "${lossnorm[@]}" --batch-size 16 --out "$out/loss1.safetensors" &&
+  $py "$here/compare_weights.py" "$out/e.torch" "$out/loss2.safetensors" "$out/loss1.safetensors" --name "2x8 vs 1x16" >"$out/compare-loss.log" 2>&1; then
+  record "4 ddp loss over the global batch" ok "$(head -n 1 "$out/compare-loss.log" | sed 's/^[^:]*: //') ($((SECONDS - t0))s)"
+else
+  cat "$out/compare-loss.log" >&2 2>/dev/null
+  record "4 ddp loss over the global batch" FAIL "$(head -n 1 "$out/compare-loss.log" 2>/dev/null)"
+fi
+
+# Batches of one row with a 1x1 batch norm, and batches without a decoded image.
+t0=$SECONDS
+if run ddp-onerow $torchrun --standalone --nproc_per_node=2 "$out/s.torch/train_ddp.py" --train "$data/mixed.csv" --on-bad-row skip \
+  --backend gloo --batch-size 2 --workers 0 --steps 2 --log-every 1 --out "$out/onerow.safetensors" &&
+  $py "$here/check_ddp.py" "$out/s.torch" "$out/ddp-onerow.log" "$out/onerow.safetensors" --ranks 2 --steps 2 --name "one-row batches" >"$out/check-onerow.log" 2>&1 &&
+  grep -q "^\(\[default0\]:\)\?2 batches of a single row skipped: batch norm needs 2 or more values per channel" "$out/ddp-onerow.log"; then
+  record "4 ddp one-row batches skipped" ok "$(grep -o "2 batches of a single row skipped: [^(]*[^ (]" "$out/ddp-onerow.log" | head -n 1); the other rank trains: $(sed 's/^[^:]*: //; s/, parameters sha256.*(/ (/' "$out/check-onerow.log" | head -n 1) ($((SECONDS - t0))s)"
+else
+  cat "$out/check-onerow.log" >&2 2>/dev/null
+  record "4 ddp one-row batches skipped" FAIL "$(head -n 1 "$out/check-onerow.log" 2>/dev/null); see $out/ddp-onerow.log"
+fi
+if run undecodable $py "$out/s.torch/train_ddp.py" --train "$data/broken.csv" --on-bad-row skip --batch-size 2 --workers 0 --steps 2 \
+  --out "$out/undecodable.safetensors" && grep -q "^2 batches skipped: none of their images decoded" "$out/undecodable.log" &&
+  $py "$here/compare_weights.py" "$out/s.torch" "$out/undecodable.safetensors" --unchanged --name "no image decoded" >"$out/compare-undecodable.log" 2>&1; then
+  record "4 no image decoded, one process" ok "2 batches skipped; $(sed 's/^[^:]*: //' "$out/compare-undecodable.log")"
+else
+  cat "$out/compare-undecodable.log" >&2 2>/dev/null
+  record "4 no image decoded, one process" FAIL "$(head -n 1 "$out/compare-undecodable.log" 2>/dev/null); see $out/undecodable.log"
+fi
+
+# A bad image in one rank under --on-bad-row error stops both, reported once.
+$torchrun --standalone --nproc_per_node=2 "$out/s.torch/train_ddp.py" --train "$data/mixed.csv" --backend gloo --batch-size 2 \
+  --workers 0 --steps 2 --out "$out/ddp-stop.safetensors" >"$out/ddp-stop.log" 2>&1
+code=$?
+reports=$(grep -c "train_ddp.py: 1 bad row (use --on-bad-row=skip" "$out/ddp-stop.log")
+if [ "$code" != 0 ] && [ "$reports" = 1 ] && grep -q 'mixed.csv: row 5: column "path": .*truncated.png: image cannot be decoded' "$out/ddp-stop.log" &&
+  ! grep -q 'train_ddp.py", line\|Connection closed' "$out/ddp-stop.log"; then
+  record "4 ddp bad row, error" ok "exit $code, reported once, no traceback from a rank: mixed.csv: row 5: $(grep -o 'truncated.png: .*' "$out/ddp-stop.log" | head -n 1)"
+else
+  record "4 ddp bad row, error" FAIL "exit $code, $reports reports; see $out/ddp-stop.log"
+fi
+
+# Output paths are checked before the work; --predict on a header alone.
+probs=""
+mkdir -p "$out/outdir"
+: >"$out/afile"
+$py "$script" --predict "$data/check.csv" --out "$out/outdir" >"$out/out-dir.log" 2>&1
+code=$?
+{ [ "$code" = 2 ] && grep -q "is a directory" "$out/out-dir.log"; } || probs="$probs --predict --out DIR exit $code;"
+$py "$script" --train "$data/train_x.csv" --steps 1 --workers 0 --out "$out/afile/w.safetensors" >"$out/out-file.log" 2>&1
+code=$?
+{ [ "$code" = 1 ] && grep -q "afile is not a directory" "$out/out-file.log" && ! grep -q "^training:" "$out/out-file.log"; } ||
+  probs="$probs --out FILE/x exit $code;"
+$py "$script" --predict "$data/header.csv" --out "$out/empty.jsonl" >"$out/out-empty.log" 2>&1
+code=$?
+{ [ "$code" = 0 ] && grep -q "header.csv: 0 rows, 0 predicted, 0 bad" "$out/out-empty.log" && [ -f "$out/empty.jsonl" ] && [ ! -s "$out/empty.jsonl" ]; } ||
+  probs="$probs --predict header.csv exit $code;"
+if [ -z "$probs" ] && ! grep -q Traceback "$out"/out-*.log; then
+  record "4 output paths, empty input" ok "--out DIR exit 2; --out FILE/x exit 1 before training; header.csv: 0 rows, 0 predicted"
+else
+  record "4 output paths, empty input" FAIL "$probs see $out/out-*.log"
 fi
 
 # --- 5. round trip: export -> train in PyTorch -> import -> metacnn predict ---------
