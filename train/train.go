@@ -249,35 +249,34 @@ func sameConfig(a, b config.Config) error {
 
 // run is one training run's state.
 type run struct {
-	cfg       config.Config // defaults applied
-	opts      Options
-	splits    *Splits
-	schema    *meta.Schema
-	img       data.ImageOptions
-	input     [3]int
-	net       model.Network
-	params    []*autograd.Var
-	groups    []paramGroup
-	src       *rand.PCG
-	opt       optim.Optimizer
-	sched     optim.Scheduler // step or cosine; nil otherwise
-	perStep   bool            // sched steps per batch (cosine), else per epoch
-	plateau   *optim.ReduceLROnPlateau
-	weights   []float32
-	minBatch  int  // model.MinTrainBatch of net
-	dropsLast bool // the loader leaves out each epoch's last batch, of one row (minBatch)
-	trainL    *data.Loader
-	valL      *data.Loader
-	epochs    int   // the run's epoch count (with a step budget: the epoch the budget ends in)
-	budget    int64 // train.steps; 0: the run is epochs long
-	pos       Position
-	part      partial
-	early     earlyState
-	best      map[string]*tensor.Tensor
-	history   []EpochStats
-	skipped   []data.BadRow
-	seenSkip  map[[2]any]bool
-	resumed   bool
+	cfg      config.Config // defaults applied
+	opts     Options
+	splits   *Splits
+	schema   *meta.Schema
+	img      data.ImageOptions
+	input    [3]int
+	net      model.Network
+	params   []*autograd.Var
+	groups   []paramGroup
+	src      *rand.PCG
+	opt      optim.Optimizer
+	sched    optim.Scheduler // step or cosine; nil otherwise
+	perStep  bool            // sched steps per batch (cosine), else per epoch
+	plateau  *optim.ReduceLROnPlateau
+	weights  []float32
+	minBatch int // model.MinTrainBatch of net
+	trainL   *data.Loader
+	valL     *data.Loader
+	epochs   int   // the run's epoch count (with a step budget: the epoch the budget ends in)
+	budget   int64 // train.steps; 0: the run is epochs long
+	pos      Position
+	part     partial
+	early    earlyState
+	best     map[string]*tensor.Tensor
+	history  []EpochStats
+	skipped  []data.BadRow
+	seenSkip map[[2]any]bool
+	resumed  bool
 
 	start  time.Time
 	images int // trained this process
@@ -426,11 +425,8 @@ func newRun(ctx context.Context, cfg config.Config, opts Options, ck *Checkpoint
 		a := t.Augment
 		lo.Augment = &a
 	}
-	if r.minBatch > 1 && !lo.DropLast && len(r.splits.Train)%lo.BatchSize == 1 {
-		// Every epoch would end in a batch of one row, which the network's
-		// batch norms cannot train on: the loader leaves it out (its row,
-		// a different one each epoch, trains in the others).
-		lo.DropLast, r.dropsLast = true, true
+	if r.dropsLastRow() {
+		lo.DropLast = true
 	}
 	if r.trainL, err = data.NewLoader(r.splits.Train, lo); err != nil {
 		return nil, err
@@ -690,6 +686,15 @@ func copyWeights(m nn.Module) map[string]*tensor.Tensor {
 	return out
 }
 
+// dropsLastRow reports whether every epoch would end in a batch of one row
+// that the network's batch norms cannot train on (minBatch) without
+// train.drop_last: the loader then leaves it out (its row, a different one
+// each epoch, trains in the others).
+func (r *run) dropsLastRow() bool {
+	t := r.cfg.Train
+	return r.minBatch > 1 && !t.DropLast && len(r.splits.Train)%t.BatchSize == 1
+}
+
 func (r *run) trainEpoch(ctx context.Context, e int) error {
 	r.net.SetTraining(true)
 	ep := r.trainL.Epoch(ctx, e)
@@ -848,7 +853,7 @@ func (r *run) finish(ctx context.Context) (*Result, error) {
 	sum := Summary{
 		Epochs: r.pos.Epoch, Steps: r.pos.Step, StoppedEarly: r.early.Stopped, Kept: kept,
 		TrainRows: len(r.splits.Train), ValRows: len(r.splits.Val), TestRows: len(r.splits.Test),
-		SkippedRows: len(r.skipped), SmallBatches: r.pos.SmallBatches, DropsLastRow: r.dropsLast, Seed: r.cfg.Train.Seed, Resumed: r.resumed, History: r.history,
+		SkippedRows: len(r.skipped), SmallBatches: r.pos.SmallBatches, DropsLastRow: r.dropsLastRow(), Seed: r.cfg.Train.Seed, Resumed: r.resumed, History: r.history,
 		Seconds: el, ImagesPerSec: float64(r.images) / max(el, 1e-9),
 	}
 	if r.valL != nil {
